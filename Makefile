@@ -1,0 +1,32 @@
+# querycache: PGXS build
+EXTENSION = querycache
+MODULE_big = querycache
+OBJS = \
+	src/querycache.o \
+	src/store.o \
+	src/gen.o \
+	src/api.o \
+	src/fill.o \
+	src/track.o \
+	src/trigger.o \
+	src/sweeper.o \
+	src/stats.o
+
+DATA = querycache--1.0.sql
+PGFILEDESC = "querycache - shared-memory query result cache"
+
+REGRESS = preload api errors identity ttl eviction invalidation deps privileges migration
+REGRESS_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache
+ISOLATION = iso_commit iso_rollback iso_own_writes iso_repeatable_read iso_fill_race iso_truncate iso_replica
+ISOLATION_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache
+TAP_TESTS = 1
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I$(srcdir)/src
+# Warnings are errors in CI (make WERROR=1); unused parameters are idiomatic in fmgr code.
+ifdef WERROR
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Werror
+endif
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,408 @@
+/*-------------------------------------------------------------------------
+ *
+ * fill.c
+ *		Running a wrapped query through SPI: validation, parameter typing,
+ *		the per-backend plan cache, and the fenced execution of a fill.
+ *
+ * A query is run as
+ *		SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') FROM (query) t
+ * so the result is exactly what that SQL gives.  It must be a single
+ * read-only SELECT; this is checked on the raw parse tree (before anything
+ * runs) and on the analyzed tree (locking clauses and data-modifying CTEs
+ * at any depth).
+ *
+ * Parameters of type text or unknown (string literals, and the untyped
+ * parameters of drivers such as node-postgres) get their type from the
+ * query, as the extended protocol does for untyped parameters; others are
+ * bound with their own type.
+ *
+ * Plans are prepared once per backend and per (query text, argument types)
+ * and kept in PlanCacheContext; SPI revalidates them after DDL.  All state
+ * is backend-local; no locks.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/parse_param.h"
+#include "parser/parser.h"
+#include "parser/scansup.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/snapmgr.h"
+
+#include "querycache.h"
+
+/* Settings that change what a query returns for the same text. */
+static const char *const qc_result_gucs[] = {
+	"search_path", "TimeZone", "DateStyle", "IntervalStyle", "extra_float_digits"
+};
+
+typedef struct QcPlan
+{
+	uint64		hash;			/* hash key: query text and given types */
+	char	   *query;
+	int			nargs;
+	Oid		   *given;			/* argument types as passed */
+	Oid		   *types;			/* parameter types the plan uses */
+	SPIPlanPtr	plan;
+} QcPlan;
+
+typedef struct QcInfer
+{
+	Oid		   *types;
+	int			ntypes;
+} QcInfer;
+
+static HTAB *qc_plans = NULL;
+static MemoryContext qc_plan_cxt = NULL;
+
+static inline bool
+qc_infers_type(Oid type)
+{
+	return type == UNKNOWNOID || type == TEXTOID;
+}
+
+uint64
+qc_query_hash(const char *query, int nargs, Oid *argtypes, Datum *args,
+			  bool *argnulls)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) query, strlen(query), 0);
+
+	for (int i = 0; i < (int) lengthof(qc_result_gucs); i++)
+	{
+		const char *v = GetConfigOption(qc_result_gucs[i], true, false);
+
+		if (v)
+			h = hash_combine64(h, hash_bytes_extended((const unsigned char *) v, strlen(v), i));
+	}
+	for (int i = 0; i < nargs; i++)
+	{
+		int16		typlen;
+		bool		byval;
+		const char *data;
+		Size		len;
+
+		h = hash_combine64(h, argtypes[i] * 2 + (argnulls[i] ? 1 : 0));
+		if (argnulls[i])
+			continue;
+		get_typlenbyval(argtypes[i], &typlen, &byval);
+		if (byval)
+		{
+			Datum		d = args[i];
+
+			data = (const char *) &d;
+			len = sizeof(Datum);
+			h = hash_combine64(h, hash_bytes_extended((const unsigned char *) data, len, i));
+			continue;
+		}
+		if (typlen == -1)
+		{
+			struct varlena *v = PG_DETOAST_DATUM_PACKED(args[i]);
+
+			data = VARDATA_ANY(v);
+			len = VARSIZE_ANY_EXHDR(v);
+		}
+		else if (typlen == -2)
+		{
+			data = DatumGetCString(args[i]);
+			len = strlen(data);
+		}
+		else
+		{
+			data = DatumGetPointer(args[i]);
+			len = typlen;
+		}
+		h = hash_combine64(h, hash_bytes_extended((const unsigned char *) data, len, i));
+	}
+	return h;
+}
+
+static void
+qc_reject(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("querycache_wrap accepts only a single read-only SELECT"),
+			 errdetail("The query contains %s.", what),
+			 errhint("Run statements that write or lock rows outside the cache.")));
+}
+
+/* Any locking clause or data-modifying CTE, at any depth? */
+static bool
+qc_readonly_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+
+		if (q->commandType != CMD_SELECT || q->utilityStmt != NULL)
+			qc_reject("a statement other than SELECT");
+		if (q->rowMarks != NIL)
+			qc_reject("a locking clause such as FOR UPDATE or FOR SHARE");
+		if (q->hasModifyingCTE)
+			qc_reject("a data-modifying WITH query");
+		return query_tree_walker(q, qc_readonly_walker, context, 0);
+	}
+	return expression_tree_walker(node, qc_readonly_walker, context);
+}
+
+/*
+ * Check the raw statement and return the query text without trailing
+ * semicolons, ready to be wrapped.
+ */
+static char *
+qc_check_raw(const char *query)
+{
+	List	   *raw = raw_parser(query, RAW_PARSE_DEFAULT);
+	SelectStmt *sel;
+	char	   *text;
+	int			len;
+
+	if (list_length(raw) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("querycache_wrap accepts exactly one statement, got %d",
+						list_length(raw)),
+				 errhint("Pass a single SELECT without other statements.")));
+	if (!IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt))
+		qc_reject("a statement other than SELECT");
+	sel = (SelectStmt *) linitial_node(RawStmt, raw)->stmt;
+	if (sel->intoClause != NULL)
+		qc_reject("SELECT INTO");
+	if (sel->lockingClause != NIL)
+		qc_reject("a locking clause such as FOR UPDATE or FOR SHARE");
+	if (sel->withClause != NULL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, sel->withClause->ctes)
+		{
+			CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
+
+			if (!IsA(cte->ctequery, SelectStmt))
+				qc_reject("a data-modifying WITH query");
+		}
+	}
+
+	text = pstrdup(query);
+	len = strlen(text);
+	while (len > 0 && (text[len - 1] == ';' || scanner_isspace(text[len - 1])))
+		text[--len] = '\0';
+	return text;
+}
+
+static void
+qc_infer_setup(ParseState *pstate, void *arg)
+{
+	QcInfer    *inf = (QcInfer *) arg;
+
+#if PG_VERSION_NUM >= 150000
+	setup_parse_variable_parameters(pstate, &inf->types, &inf->ntypes);
+#else
+	parse_variable_parameters(pstate, &inf->types, &inf->ntypes);
+#endif
+}
+
+static uint64
+qc_plan_hash(const char *query, int nargs, const Oid *given)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) query, strlen(query), 0);
+
+	return hash_combine64(h, hash_bytes_extended((const unsigned char *) given,
+												 nargs * sizeof(Oid), nargs));
+}
+
+/*
+ * Prepare (or find) the plan for a query text and argument types.  Caller
+ * is connected to SPI.
+ */
+static QcPlan *
+qc_get_plan(const char *query, int nargs, Oid *given)
+{
+	uint64		hash = qc_plan_hash(query, nargs, given);
+	QcPlan	   *p;
+	bool		found;
+	char	   *wrapped;
+	Oid		   *types;
+	SPIPlanPtr	plan;
+	CachedPlanSource *src;
+	bool		infer = false;
+
+	if (qc_plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		qc_plan_cxt = AllocSetContextCreate(CacheMemoryContext, "querycache plans",
+											ALLOCSET_SMALL_SIZES);
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(QcPlan);
+		ctl.hcxt = qc_plan_cxt;
+		qc_plans = hash_create("querycache plans", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	p = hash_search(qc_plans, &hash, HASH_FIND, NULL);
+	if (p != NULL && p->nargs == nargs && strcmp(p->query, query) == 0 &&
+		memcmp(p->given, given, nargs * sizeof(Oid)) == 0)
+		return p;
+
+	wrapped = psprintf("SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t)), '[]'::pg_catalog.jsonb) FROM (%s\n) t",
+					   qc_check_raw(query));
+
+	/* Types of text and unknown arguments come from the query. */
+	types = palloc(sizeof(Oid) * Max(nargs, 1));
+	for (int i = 0; i < nargs; i++)
+	{
+		types[i] = qc_infers_type(given[i]) ? UNKNOWNOID : given[i];
+		infer |= qc_infers_type(given[i]);
+	}
+	if (infer)
+	{
+		SPIPrepareOptions opts = {0};
+		QcInfer		inf = {types, nargs};
+
+		opts.parserSetup = qc_infer_setup;
+		opts.parserSetupArg = &inf;
+		opts.parseMode = RAW_PARSE_DEFAULT;
+		plan = SPI_prepare_extended(wrapped, &opts);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_freeplan(plan);
+		if (inf.ntypes > nargs)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_PARAMETER),
+					 errmsg("query uses parameter $%d but only %d parameters were given",
+							inf.ntypes, nargs)));
+		types = inf.types;
+		for (int i = 0; i < nargs; i++)
+			if (types[i] == UNKNOWNOID)
+				types[i] = TEXTOID; /* unused, or used where any type fits */
+	}
+
+	plan = SPI_prepare(wrapped, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (list_length(SPI_plan_get_plan_sources(plan)) != 1)
+		qc_reject("more than one statement");
+	src = linitial(SPI_plan_get_plan_sources(plan));
+	(void) qc_readonly_walker((Node *) src->query_list, NULL);
+
+	SPI_keepplan(plan);
+	if (p != NULL)
+	{
+		/* hash collision with another text: replace it */
+		SPI_freeplan(p->plan);
+		pfree(p->query);
+		pfree(p->given);
+		pfree(p->types);
+	}
+	p = hash_search(qc_plans, &hash, HASH_ENTER, &found);
+	p->query = MemoryContextStrdup(qc_plan_cxt, query);
+	p->nargs = nargs;
+	p->given = MemoryContextAlloc(qc_plan_cxt, sizeof(Oid) * Max(nargs, 1));
+	p->types = MemoryContextAlloc(qc_plan_cxt, sizeof(Oid) * Max(nargs, 1));
+	memcpy(p->given, given, sizeof(Oid) * nargs);
+	memcpy(p->types, types, sizeof(Oid) * nargs);
+	p->plan = plan;
+	return p;
+}
+
+/* Convert text and unknown arguments to the types the plan uses. */
+static void
+qc_bind(QcPlan *p, Datum *args, bool *argnulls, Datum *values, char *nulls)
+{
+	for (int i = 0; i < p->nargs; i++)
+	{
+		nulls[i] = argnulls[i] ? 'n' : ' ';
+		values[i] = args[i];
+		if (argnulls[i] || !qc_infers_type(p->given[i]) || p->types[i] == p->given[i])
+			continue;
+		else
+		{
+			Oid			typinput;
+			Oid			typioparam;
+			char	   *str;
+
+			str = (p->given[i] == UNKNOWNOID) ? DatumGetCString(args[i])
+				: TextDatumGetCString(args[i]);
+			getTypeInputInfo(p->types[i], &typinput, &typioparam);
+			values[i] = OidInputFunctionCall(typinput, str, typioparam, -1);
+		}
+	}
+}
+
+/*
+ * Run a query and return its rows as jsonb, allocated in the caller's
+ * memory context.
+ *
+ * With for_cache, this is a fill: the fence is read before the snapshot,
+ * the relations read are tracked, and *gens receives the dependencies,
+ * including those of the rules matching key.  *cacheable says whether the
+ * result may be stored (see gen.c for the argument).  Otherwise the query
+ * runs with the caller's snapshot and nothing is tracked.
+ */
+Jsonb *
+qc_run_query(const char *query, int nargs, Oid *argtypes, Datum *args,
+			 bool *argnulls, const char *key, int keylen, bool for_cache,
+			 QcGens *gens, bool *cacheable)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	QcPlan	   *p;
+	Datum	   *values;
+	char	   *nulls;
+	int			rc;
+	Jsonb	   *result;
+	bool		isnull;
+	Datum		d;
+
+	SPI_connect();
+	p = qc_get_plan(query, nargs, argtypes);
+	values = palloc(sizeof(Datum) * Max(nargs, 1));
+	nulls = palloc(sizeof(char) * Max(nargs, 1));
+	qc_bind(p, args, argnulls, values, nulls);
+
+	if (for_cache)
+	{
+		QcFence		fence;
+		List	   *relids = NIL;
+		bool		trackable = false;
+		ListCell   *lc;
+
+		qc_fence_begin(&fence);
+		qc_track_begin();
+		/* a snapshot taken after the fence, as the argument requires */
+		rc = SPI_execute_snapshot(p->plan, values, nulls, GetLatestSnapshot(),
+								  InvalidSnapshot, true, true, 0);
+		relids = qc_track_end(&trackable);
+
+		qc_gens_start(gens, &fence);
+		foreach(lc, relids)
+			qc_gens_add_rel(gens, lfirst_oid(lc));
+		qc_rules_add_deps(gens, key, keylen);
+		*cacheable = trackable && qc_fence_holds(&fence) &&
+			!qc_gens_touch_pending(gens);
+	}
+	else
+		rc = SPI_execute_plan(p->plan, values, nulls, true, 0);
+
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "unexpected result from wrapped query: %s",
+			 SPI_result_code_string(rc));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	MemoryContextSwitchTo(caller);
+	result = DatumGetJsonbPCopy(d);
+	SPI_finish();
+	return result;
+}

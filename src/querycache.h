@@ -1,0 +1,200 @@
+/*-------------------------------------------------------------------------
+ *
+ * querycache.h
+ *		Declarations shared by the files of the querycache extension.
+ *
+ * Files and what they own:
+ *		querycache.c	module init, GUCs, the shmem hooks
+ *		store.c			the shared entry table, entry memory, CLOCK eviction
+ *		gen.c			generation counters, pending invalidations, xact
+ *						callbacks (the freshness fence)
+ *		track.c			executor and utility hooks: what a fill reads, what
+ *						a transaction writes
+ *		fill.c			running a wrapped query through SPI, plan cache
+ *		api.c			SQL-callable cache functions
+ *		trigger.c		the statement-level invalidation trigger
+ *		sweeper.c		background worker reclaiming dead entries
+ *		stats.c			querycache_stats() and querycache_entries()
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef QUERYCACHE_H
+#define QUERYCACHE_H
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "utils/jsonb.h"
+
+/* Longest key, in bytes.  Keys live inline in shared memory. */
+#define QC_MAX_KEY_LEN		256
+
+/* Dependencies kept per entry; more than that falls back to "any write". */
+#define QC_MAX_DEPS			16
+
+/* Number of generation counters relations are hashed onto. */
+#define QC_GEN_SLOTS		16384
+
+/* Entry memory is carved into blocks of this size (no fragmentation). */
+#define QC_BLOCK_SIZE		512
+
+/* Partitions of the entry table, each with its own LWLock. */
+#define QC_NUM_PARTITIONS	32
+
+/* ---- GUCs (querycache.c) ---- */
+extern bool qc_enabled;
+extern int	qc_max_entries;
+extern int	qc_max_memory_kb;
+extern int	qc_max_entry_size;
+extern int	qc_default_ttl;
+extern int	qc_sweep_interval;
+extern bool qc_cache_rls;
+
+/* Raise the standard "not preloaded" error unless shared memory is ours. */
+extern void qc_require_loaded(void);
+
+/* ---- generations (gen.c) ---- */
+
+/* One dependency of an entry: a generation slot and the value it had. */
+typedef struct QcDep
+{
+	uint32		slot;
+	uint64		gen;
+} QcDep;
+
+/*
+ * What an entry's freshness is checked against: the cluster-wide epoch,
+ * its database's epoch, and the slots of the relations it read.
+ */
+typedef struct QcGens
+{
+	uint64		global;
+	uint32		dbslot;
+	uint64		dbepoch;
+	int			ndeps;
+	QcDep		deps[QC_MAX_DEPS];
+} QcGens;
+
+/* Fence taken before a fill's snapshot (see gen.c). */
+typedef struct QcFence
+{
+	uint64		global;
+	uint64		dbepoch;
+	uint64		dbwrites;
+} QcFence;
+
+extern Size qc_gen_shmem_size(void);
+extern void qc_gen_shmem_init(void *ptr, bool found);
+extern void qc_gen_init(void);
+extern void qc_fence_begin(QcFence *fence);
+extern void qc_gens_start(QcGens *gens, const QcFence *fence);
+extern void qc_gens_add_rel(QcGens *gens, Oid relid);
+extern bool qc_fence_holds(const QcFence *fence);
+extern bool qc_gens_current(const QcGens *gens);
+extern bool qc_gens_touch_pending(const QcGens *gens);
+extern void qc_pending_add_rel(Oid relid);
+extern void qc_pending_add_epoch(void);
+extern void qc_pending_add_global(void);
+extern bool qc_pending_any(void);
+extern void qc_gen_bump_rel_now(Oid relid);
+extern uint64 qc_gen_rel_value(Oid relid);
+extern uint64 qc_gen_db_epoch(void);
+extern void qc_gens_add_rel_at(QcGens *gens, Oid relid, uint64 gen);
+
+/* ---- store (store.c) ---- */
+
+/* The identity of an entry: database, role and key. */
+typedef struct QcKey
+{
+	Oid			dbid;
+	Oid			roleid;
+	uint16		keylen;
+	char		key[QC_MAX_KEY_LEN + 1];
+} QcKey;
+
+typedef enum QcLookupStatus
+{
+	QC_MISS,					/* no entry */
+	QC_HIT,						/* fresh, value returned */
+	QC_EXPIRED,					/* past its TTL */
+	QC_STALE,					/* a dependency changed */
+	QC_OTHER_QUERY,				/* same key, other query or params */
+	QC_OWN_WRITES				/* depends on what this transaction wrote */
+} QcLookupStatus;
+
+/* Why an entry left the cache; each reason has its counter. */
+typedef enum QcRemoveReason
+{
+	QC_RM_EVICTED,
+	QC_RM_EXPIRED,
+	QC_RM_INVALIDATED,
+	QC_RM_DELETED
+} QcRemoveReason;
+
+/* Shared counters, all atomics: updated without locks. */
+typedef struct QcCounters
+{
+	pg_atomic_uint64 hits;
+	pg_atomic_uint64 misses;
+	pg_atomic_uint64 fills;
+	pg_atomic_uint64 bypasses;
+	pg_atomic_uint64 evictions;
+	pg_atomic_uint64 expirations;
+	pg_atomic_uint64 invalidations;
+	pg_atomic_uint64 too_large;
+	pg_atomic_uint64 stats_reset;	/* TimestampTz */
+} QcCounters;
+
+/* A copy of one entry's visible fields, for querycache_entries. */
+typedef struct QcEntryInfo
+{
+	Oid			dbid;
+	Oid			roleid;
+	char		key[QC_MAX_KEY_LEN + 1];
+	uint32		bytes;
+	TimestampTz created_at;
+	TimestampTz expires_at;
+	uint64		hits;
+	TimestampTz last_hit_at;
+	bool		valid;
+} QcEntryInfo;
+
+extern Size qc_store_shmem_size(void);
+extern void qc_store_shmem_init(void);
+extern bool qc_store_ready(void);
+extern QcCounters *qc_counters(void);
+extern void qc_make_key(QcKey *k, text *keytext);
+extern Jsonb *qc_store_lookup(const QcKey *k, uint64 query_hash, bool match_query,
+							  QcLookupStatus *status);
+extern bool qc_store_insert(const QcKey *k, uint64 query_hash, TimestampTz expires_at,
+							const QcGens *gens, const Jsonb *value);
+extern bool qc_store_delete(const QcKey *k);
+extern int64 qc_store_clear(Oid dbid, Oid roleid, text *pattern, Oid collation);
+extern int	qc_store_sweep(void);
+extern void qc_store_usage(int64 *entries, int64 *memory_bytes);
+extern int64 qc_store_max_memory(void);
+extern QcEntryInfo *qc_store_snapshot(int *count);
+
+/* ---- fill (fill.c) ---- */
+extern Jsonb *qc_run_query(const char *query, int nargs, Oid *argtypes,
+						   Datum *args, bool *argnulls, const char *key,
+						   int keylen, bool for_cache, QcGens *gens,
+						   bool *cacheable);
+extern uint64 qc_query_hash(const char *query, int nargs, Oid *argtypes,
+							Datum *args, bool *argnulls);
+
+/* ---- track (track.c) ---- */
+extern void qc_track_init(void);
+extern void qc_track_begin(void);
+extern List *qc_track_end(bool *trackable);
+extern bool qc_tracking(void);
+
+/* ---- rules and TTLs from the config tables (api.c) ---- */
+extern void qc_rules_add_deps(QcGens *gens, const char *key, int keylen);
+extern int64 qc_ttl_for_key(const char *key, int keylen);
+
+/* ---- sweeper (sweeper.c) ---- */
+extern void qc_sweeper_init(void);
+
+#endif							/* QUERYCACHE_H */

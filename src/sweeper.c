@@ -1,0 +1,78 @@
+/*-------------------------------------------------------------------------
+ *
+ * sweeper.c
+ *		Background worker that reclaims expired and invalidated entries
+ *		every querycache.sweep_interval, so memory comes back without
+ *		traffic.
+ *
+ * It only calls qc_store_sweep(), which follows store.c's locking rules;
+ * it needs no database connection.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "querycache.h"
+
+PGDLLEXPORT void querycache_sweeper_main(Datum arg);
+
+void
+querycache_sweeper_main(Datum arg)
+{
+	MemoryContext cxt;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "querycache sweeper",
+								ALLOCSET_DEFAULT_SIZES);
+	while (!ShutdownRequestPending)
+	{
+		MemoryContext old;
+		int			n;
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 qc_sweep_interval * 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		old = MemoryContextSwitchTo(cxt);
+		n = qc_store_sweep();
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(cxt);
+		if (n > 0)
+			elog(DEBUG1, "querycache sweeper reclaimed %d entries", n);
+	}
+	proc_exit(0);
+}
+
+void
+qc_sweeper_init(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 10;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "querycache");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "querycache_sweeper_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "querycache sweeper");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "querycache sweeper");
+	RegisterBackgroundWorker(&worker);
+}
