@@ -162,13 +162,35 @@ qc_readonly_walker(Node *node, void *context)
  * Check the raw statement and return the query text without trailing
  * semicolons, ready to be wrapped.
  */
+/* Report syntax error positions inside the wrapped query, as SPI does. */
+static void
+qc_parse_error_callback(void *arg)
+{
+	int			pos = geterrposition();
+
+	if (pos > 0)
+	{
+		errposition(0);
+		internalerrposition(pos);
+		internalerrquery((const char *) arg);
+	}
+}
+
 static char *
 qc_check_raw(const char *query)
 {
-	List	   *raw = raw_parser(query, RAW_PARSE_DEFAULT);
+	List	   *raw;
 	SelectStmt *sel;
 	char	   *text;
 	int			len;
+	ErrorContextCallback errcb;
+
+	errcb.callback = qc_parse_error_callback;
+	errcb.arg = (void *) query;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	raw = raw_parser(query, RAW_PARSE_DEFAULT);
+	error_context_stack = errcb.previous;
 
 	if (list_length(raw) != 1)
 		ereport(ERROR,
@@ -283,8 +305,9 @@ qc_get_plan(const char *query, int nargs, Oid *given)
 		if (inf.ntypes > nargs)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_PARAMETER),
-					 errmsg("query uses parameter $%d but only %d parameters were given",
-							inf.ntypes, nargs)));
+					 errmsg_plural("query uses parameter $%d but only %d parameter was given",
+								   "query uses parameter $%d but only %d parameters were given",
+								   nargs, inf.ntypes, nargs)));
 		types = inf.types;
 		for (int i = 0; i < nargs; i++)
 			if (types[i] == UNKNOWNOID)

@@ -6,7 +6,7 @@
  *		traffic.
  *
  * It only calls qc_store_sweep(), which follows store.c's locking rules;
- * it needs no database connection.
+ * it connects to no database.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,6 +33,8 @@ querycache_sweeper_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals();
+	/* no database: this only makes the worker visible in pg_stat_activity */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "querycache sweeper",
 								ALLOCSET_DEFAULT_SIZES);
@@ -67,7 +69,7 @@ qc_sweeper_init(void)
 	BackgroundWorker worker;
 
 	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = 10;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "querycache");
