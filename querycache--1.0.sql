@@ -192,6 +192,23 @@ BEGIN
 END;
 $$;
 
+-- Rules of a dropped table go with it.
+CREATE FUNCTION querycache_drop_rules()
+RETURNS event_trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	DELETE FROM @extschema@.querycache_rules r
+	 USING pg_catalog.pg_event_trigger_dropped_objects() d
+	 WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+	   AND d.objsubid = 0
+	   AND r.table_name::pg_catalog.oid = d.objid;
+END;
+$$;
+
+CREATE EVENT TRIGGER querycache_drop_rules ON sql_drop
+	EXECUTE FUNCTION querycache_drop_rules();
+
 -- The seed's invalidation table, for those of its tables that exist.
 CREATE FUNCTION querycache_watch_defaults()
 RETURNS void

@@ -36,6 +36,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "regex/regex.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -504,6 +505,14 @@ querycache_invalidate_table(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("querycache_invalidate_table table must not be null")));
 	relid = PG_GETARG_OID(0);
+	/* whoever may write the table may invalidate it */
+	if (pg_class_aclmask(relid, GetUserId(),
+						 ACL_INSERT | ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE,
+						 ACLMASK_ANY) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to invalidate table %s", get_rel_name(relid)),
+				 errhint("Invalidating requires INSERT, UPDATE, DELETE or TRUNCATE privilege on the table.")));
 	qc_gen_bump_rel_now(relid);
 	qc_pending_add_rel(relid);
 	PG_RETURN_VOID();
