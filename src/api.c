@@ -448,7 +448,7 @@ querycache_set(PG_FUNCTION_ARGS)
 	qc_fence_begin(&fence);
 	qc_gens_start(&gens, &fence);
 	qc_rules_add_deps(&gens, k.key, k.keylen);
-	if (!qc_gens_touch_pending(&gens))
+	if (!gens.unstable && !qc_gens_touch_pending(&gens))
 		qc_store_result(&k, 0, ttl, &gens, value);
 	PG_RETURN_VOID();
 }

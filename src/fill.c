@@ -415,7 +415,7 @@ qc_run_query(const char *query, int nargs, Oid *argtypes, Datum *args,
 			qc_gens_add_rel(gens, lfirst_oid(lc));
 		qc_rules_add_deps(gens, key, keylen);
 		*cacheable = trackable && qc_fence_holds(&fence) &&
-			!qc_gens_touch_pending(gens);
+			!gens->unstable && !qc_gens_touch_pending(gens);
 	}
 	else
 		rc = SPI_execute_plan(p->plan, values, nulls, true, 0);

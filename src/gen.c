@@ -18,9 +18,12 @@
  *
  * Writer.  A transaction records what it wrote as pending (backend-local,
  * in fixed arrays: recording never allocates and bumping cannot fail).  At
- * PRE_COMMIT and again at COMMIT, i.e. before and after its rows become
- * visible, it bumps, in this order: its database's write counter, the epochs
- * it owes, then each written relation's slot.  Abort forgets the pending set.
+ * PRE_COMMIT, before its rows become visible, it raises the in-flight count
+ * of every slot it owes and bumps them; at COMMIT, after they became
+ * visible, it bumps them again and lowers the in-flight counts.  Bumps go in
+ * this order: its database's write counter, the epochs it owes, then each
+ * written relation's slot.  Abort forgets the pending set (and lowers the
+ * in-flight counts if PRE_COMMIT raised them).
  *
  * Filler.  Before its snapshot, a fill reads the global epoch, the database
  * epoch and the database write counter (qc_fence_begin).  It runs the query
@@ -37,6 +40,14 @@
  * than the one W leaves behind, and every lookup after W's commit returns
  * sees the entry as stale.  A lookup compares every stored generation with
  * the current one (qc_gens_current).
+ *
+ * Visibility.  That argument is about commits that have returned.  A reader
+ * may also see a commit's rows (in a plain query) before its COMMIT bumps
+ * ran.  An entry stored then would be stale in that window, but it cannot
+ * be stored: its fill either read the fence before the PRE_COMMIT bump (so
+ * the fence moved, or its generations are older than that bump), or after
+ * it, and then found the slot in flight when reading its generation
+ * (qc_gens_add_rel, qc_fence_holds) and was not stored.
  *
  * Own writes.  While a transaction has pending writes, lookups of entries
  * that depend on them are bypassed, and fills that read them are not
@@ -60,7 +71,10 @@
 typedef struct QcGenShared
 {
 	pg_atomic_uint64 global;
+	pg_atomic_uint32 global_inflight;
 	pg_atomic_uint64 slots[QC_GEN_SLOTS];
+	pg_atomic_uint32 inflight[QC_GEN_SLOTS];	/* commits between PRE_COMMIT
+												 * and COMMIT */
 } QcGenShared;
 
 /* Kinds of targets hashed onto slots. */
@@ -79,6 +93,11 @@ static int	npending = 0;
 static bool pending_epoch = false;
 static bool pending_global = false;
 static bool pending_writes = false;
+/* What PRE_COMMIT raised, lowered exactly so at COMMIT or abort. */
+static bool inflight_held = false;
+static int	inflight_n = 0;
+static bool inflight_epoch = false;
+static bool inflight_global = false;
 
 Size
 qc_gen_shmem_size(void)
@@ -93,8 +112,12 @@ qc_gen_shmem_init(void *ptr, bool found)
 	if (!found)
 	{
 		pg_atomic_init_u64(&qc_gens->global, 1);
+		pg_atomic_init_u32(&qc_gens->global_inflight, 0);
 		for (int i = 0; i < QC_GEN_SLOTS; i++)
+		{
 			pg_atomic_init_u64(&qc_gens->slots[i], 1);
+			pg_atomic_init_u32(&qc_gens->inflight[i], 0);
+		}
 	}
 }
 
@@ -128,10 +151,14 @@ bool
 qc_fence_holds(const QcFence *fence)
 {
 	/* slot reads of qc_gens_add_rel() must happen before these */
+	uint32		epoch_slot = qc_slot(MyDatabaseId, 0, QC_TARGET_DBEPOCH);
+
 	pg_memory_barrier();
 	return fence->dbwrites == qc_slot_read(qc_slot(MyDatabaseId, 0, QC_TARGET_DBWRITES)) &&
-		fence->dbepoch == qc_slot_read(qc_slot(MyDatabaseId, 0, QC_TARGET_DBEPOCH)) &&
-		fence->global == pg_atomic_read_u64(&qc_gens->global);
+		fence->dbepoch == qc_slot_read(epoch_slot) &&
+		fence->global == pg_atomic_read_u64(&qc_gens->global) &&
+		pg_atomic_read_u32(&qc_gens->inflight[epoch_slot]) == 0 &&
+		pg_atomic_read_u32(&qc_gens->global_inflight) == 0;
 }
 
 void
@@ -141,6 +168,19 @@ qc_gens_start(QcGens *gens, const QcFence *fence)
 	gens->dbslot = qc_slot(MyDatabaseId, 0, QC_TARGET_DBEPOCH);
 	gens->dbepoch = fence->dbepoch;
 	gens->ndeps = 0;
+	gens->unstable = false;
+}
+
+/* Read a slot for a dependency; a commit in flight on it makes it unusable. */
+static uint64
+qc_dep_read(QcGens *gens, uint32 slot)
+{
+	uint64		gen = qc_slot_read(slot);
+
+	pg_memory_barrier();
+	if (pg_atomic_read_u32(&qc_gens->inflight[slot]) > 0)
+		gens->unstable = true;
+	return gen;
 }
 
 static void
@@ -157,7 +197,7 @@ qc_gens_add_slot(QcGens *gens, uint32 slot)
 		 * which every writing commit bumps.  Coarser, never stale.
 		 */
 		gens->deps[0].slot = qc_slot(MyDatabaseId, 0, QC_TARGET_DBWRITES);
-		gens->deps[0].gen = qc_slot_read(gens->deps[0].slot);
+		gens->deps[0].gen = qc_dep_read(gens, gens->deps[0].slot);
 		gens->ndeps = 1;
 		return;
 	}
@@ -166,7 +206,7 @@ qc_gens_add_slot(QcGens *gens, uint32 slot)
 		return;					/* already depends on every write */
 
 	gens->deps[gens->ndeps].slot = slot;
-	gens->deps[gens->ndeps].gen = qc_slot_read(slot);
+	gens->deps[gens->ndeps].gen = qc_dep_read(gens, slot);
 	gens->ndeps++;
 }
 
@@ -311,6 +351,25 @@ qc_gens_add_rel_at(QcGens *gens, Oid relid, uint64 gen)
 			gens->deps[i].gen = gen;
 }
 
+/* Raise (+1) or lower (-1) the in-flight counts of the pending set. */
+static void
+qc_pending_inflight(int delta)
+{
+	if (delta > 0)
+	{
+		inflight_n = npending;
+		inflight_epoch = pending_epoch;
+		inflight_global = pending_global;
+	}
+	if (inflight_global)
+		pg_atomic_fetch_add_u32(&qc_gens->global_inflight, delta);
+	if (inflight_epoch)
+		pg_atomic_fetch_add_u32(&qc_gens->inflight[qc_slot(MyDatabaseId, 0, QC_TARGET_DBEPOCH)], delta);
+	for (int i = 0; i < inflight_n; i++)
+		pg_atomic_fetch_add_u32(&qc_gens->inflight[pending_slots[i]], delta);
+	inflight_held = (delta > 0);
+}
+
 /*
  * Publish the pending set.  Allocation-free and unable to fail, as it runs
  * in XACT_EVENT_COMMIT.  The order is the one the header comment relies on.
@@ -346,17 +405,22 @@ qc_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 			/* before visibility: old entries stop being served at once */
+			qc_pending_inflight(1);
 			qc_pending_publish();
 			break;
 		case XACT_EVENT_COMMIT:
 			/* after visibility: closes the window for fills that raced us */
 			qc_pending_publish();
+			if (inflight_held)
+				qc_pending_inflight(-1);
 			qc_pending_reset();
 			break;
 		case XACT_EVENT_PREPARE:
 			/* COMMIT PREPARED is seen by the utility hook (track.c) */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			if (inflight_held)
+				qc_pending_inflight(-1);
 			qc_pending_reset();
 			break;
 		default:

@@ -73,6 +73,7 @@ typedef struct QcGens
 	uint32		dbslot;
 	uint64		dbepoch;
 	int			ndeps;
+	bool		unstable;		/* a commit on a dependency was in flight */
 	QcDep		deps[QC_MAX_DEPS];
 } QcGens;
 
