@@ -5,7 +5,7 @@
  *
  * Everything shared lives in memory sized at postmaster start, so the
  * library must be in shared_preload_libraries.  Loaded any other way it
- * defines its GUCs and nothing else; every SQL function then fails through
+ * does nothing at all; every SQL function then fails through
  * qc_require_loaded() instead of silently caching per backend.
  *
  *-------------------------------------------------------------------------
@@ -119,10 +119,11 @@ qc_define_gucs(void)
 void
 _PG_init(void)
 {
-	qc_define_gucs();
-
+	/* PGC_POSTMASTER settings cannot be defined after startup */
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+
+	qc_define_gucs();
 
 #if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
