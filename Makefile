@@ -7,6 +7,7 @@ OBJS = \
 	src/gen.o \
 	src/api.o \
 	src/fill.o \
+	src/flight.o \
 	src/track.o \
 	src/trigger.o \
 	src/sweeper.o \

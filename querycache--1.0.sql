@@ -112,6 +112,7 @@ CREATE FUNCTION querycache_stats(
 	OUT expirations bigint,
 	OUT invalidations bigint,
 	OUT too_large bigint,
+	OUT coalesced bigint,
 	OUT hit_ratio double precision,
 	OUT max_entry_size bigint,
 	OUT stats_reset timestamptz)

@@ -8,6 +8,10 @@
  * role is GetUserId(), so SET ROLE and security definer functions see the
  * entries of the role they run as.
  *
+ * Misses are single-flight (flight.c): one backend fills, concurrent
+ * wraps of the same entry wait and count as coalesced when they get its
+ * result.
+ *
  * When the cache is not consulted: querycache.enabled off (no counters),
  * on a standby (WAL replay bumps no generations), in REPEATABLE READ and
  * SERIALIZABLE transactions (they read their own snapshot, which may be
@@ -336,6 +340,8 @@ querycache_wrap(PG_FUNCTION_ARGS)
 	QcLookupStatus status;
 	QcGens		gens;
 	bool		cacheable;
+	bool		waited = false;
+	QcFlightResult flight;
 	QcCounters *c;
 
 	qc_require_loaded();
@@ -361,29 +367,54 @@ querycache_wrap(PG_FUNCTION_ARGS)
 	}
 
 	qh = qc_query_hash(query, nargs, types, values, nulls);
-	result = qc_store_lookup(&k, qh, true, &status);
-	if (status == QC_HIT)
+	for (;;)
 	{
-		pg_atomic_fetch_add_u64(&c->hits, 1);
-		ereport(DEBUG1, (errmsg_internal("querycache hit: %s", k.key)));
-		PG_RETURN_JSONB_P(result);
-	}
-	if (status == QC_OWN_WRITES)
-	{
-		pg_atomic_fetch_add_u64(&c->bypasses, 1);
-		ereport(DEBUG1, (errmsg_internal("querycache bypass (own writes): %s", k.key)));
-		PG_RETURN_JSONB_P(qc_run_query(query, nargs, types, values, nulls,
-									   NULL, 0, false, NULL, NULL));
+		result = qc_store_lookup(&k, qh, true, &status);
+		if (status == QC_HIT)
+		{
+			pg_atomic_fetch_add_u64(waited ? &c->coalesced : &c->hits, 1);
+			ereport(DEBUG1, (errmsg_internal("querycache hit: %s", k.key)));
+			PG_RETURN_JSONB_P(result);
+		}
+		if (status == QC_OWN_WRITES)
+		{
+			pg_atomic_fetch_add_u64(&c->bypasses, 1);
+			ereport(DEBUG1, (errmsg_internal("querycache bypass (own writes): %s", k.key)));
+			PG_RETURN_JSONB_P(qc_run_query(query, nargs, types, values, nulls,
+										   NULL, 0, false, NULL, NULL));
+		}
+		if (!waited)
+		{
+			pg_atomic_fetch_add_u64(&c->misses, 1);
+			ereport(DEBUG1, (errmsg_internal("querycache miss: %s", k.key)));
+		}
+
+		/*
+		 * A transaction with pending writes must not take another backend's
+		 * result for entries it wrote, and cannot store its own: it fills
+		 * alone.
+		 */
+		if (qc_pending_any())
+			break;
+		flight = qc_flight_join(qc_flight_hash(&k, qh));
+		if (flight == QC_FLIGHT_LEAD || flight == QC_FLIGHT_FULL)
+			break;
+		if (flight == QC_FLIGHT_TIMEOUT)
+		{
+			pg_atomic_fetch_add_u64(&c->bypasses, 1);
+			ereport(DEBUG1, (errmsg_internal("querycache gave up waiting for %s", k.key)));
+			PG_RETURN_JSONB_P(qc_run_query(query, nargs, types, values, nulls,
+										   NULL, 0, false, NULL, NULL));
+		}
+		waited = true;			/* QC_FLIGHT_DONE: look up again */
 	}
 
-	ereport(DEBUG1, (errmsg_internal("querycache miss: %s", k.key)));
 	result = qc_run_query(query, nargs, types, values, nulls, k.key, k.keylen,
 						  true, &gens, &cacheable);
-	/* counted once the query ran: a query that fails is neither */
-	pg_atomic_fetch_add_u64(&c->misses, 1);
 	pg_atomic_fetch_add_u64(&c->fills, 1);
 	if (cacheable)
 		qc_store_result(&k, qh, ttl, &gens, result);
+	qc_flight_end();
 	PG_RETURN_JSONB_P(result);
 }
 

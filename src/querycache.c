@@ -29,6 +29,7 @@ int			qc_max_entry_size = 1024 * 1024;
 int			qc_default_ttl = 120;
 int			qc_sweep_interval = 10;
 bool		qc_cache_rls = false;
+int			qc_lock_timeout = 10000;
 
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 #if PG_VERSION_NUM >= 150000
@@ -44,9 +45,11 @@ qc_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 #endif
-	RequestAddinShmemSpace(add_size(qc_store_shmem_size(), qc_gen_shmem_size()));
+	RequestAddinShmemSpace(add_size(add_size(qc_store_shmem_size(), qc_gen_shmem_size()),
+									qc_flight_shmem_size()));
 	/* one lock per partition, plus the allocator lock */
 	RequestNamedLWLockTranche("querycache", QC_NUM_PARTITIONS + 1);
+	RequestNamedLWLockTranche("querycache flights", 1);
 }
 
 static void
@@ -62,6 +65,7 @@ qc_shmem_startup(void)
 	gens = ShmemInitStruct("querycache generations", qc_gen_shmem_size(), &found);
 	qc_gen_shmem_init(gens, found);
 	qc_store_shmem_init();
+	qc_flight_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -113,7 +117,16 @@ qc_define_gucs(void)
 							 "Policies may depend on session state that is not part of the cache key.",
 							 &qc_cache_rls, false, PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("querycache.lock_timeout",
+							"Longest wait for another backend filling the same entry; then the query runs uncached.",
+							"0 waits without limit.",
+							&qc_lock_timeout, 10000, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("querycache");
+#else
+	EmitWarningsOnPlaceholders("querycache");
+#endif
 }
 
 void
@@ -135,6 +148,7 @@ _PG_init(void)
 	shmem_startup_hook = qc_shmem_startup;
 
 	qc_gen_init();
+	qc_flight_init();
 	qc_track_init();
 	qc_sweeper_init();
 }

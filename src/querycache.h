@@ -11,6 +11,7 @@
  *		track.c			executor and utility hooks: what a fill reads, what
  *						a transaction writes
  *		fill.c			running a wrapped query through SPI, plan cache
+ *		flight.c		single-flight misses (one fill, the others wait)
  *		api.c			SQL-callable cache functions
  *		trigger.c		the statement-level invalidation trigger
  *		sweeper.c		background worker reclaiming dead entries
@@ -50,6 +51,7 @@ extern int	qc_max_entry_size;
 extern int	qc_default_ttl;
 extern int	qc_sweep_interval;
 extern bool qc_cache_rls;
+extern int	qc_lock_timeout;
 
 /* Raise the standard "not preloaded" error unless shared memory is ours. */
 extern void qc_require_loaded(void);
@@ -144,6 +146,7 @@ typedef struct QcCounters
 	pg_atomic_uint64 expirations;
 	pg_atomic_uint64 invalidations;
 	pg_atomic_uint64 too_large;
+	pg_atomic_uint64 coalesced;
 	pg_atomic_uint64 stats_reset;	/* TimestampTz */
 } QcCounters;
 
@@ -184,6 +187,22 @@ extern Jsonb *qc_run_query(const char *query, int nargs, Oid *argtypes,
 						   bool *cacheable);
 extern uint64 qc_query_hash(const char *query, int nargs, Oid *argtypes,
 							Datum *args, bool *argnulls);
+
+/* ---- single flight (flight.c) ---- */
+typedef enum QcFlightResult
+{
+	QC_FLIGHT_LEAD,				/* no flight: we lead one, fill, then end it */
+	QC_FLIGHT_DONE,				/* waited for a flight to end: look up again */
+	QC_FLIGHT_TIMEOUT,			/* querycache.lock_timeout passed: run uncached */
+	QC_FLIGHT_FULL				/* no free slot: fill without coordination */
+} QcFlightResult;
+
+extern Size qc_flight_shmem_size(void);
+extern void qc_flight_shmem_init(void);
+extern void qc_flight_init(void);
+extern uint64 qc_flight_hash(const QcKey *k, uint64 query_hash);
+extern QcFlightResult qc_flight_join(uint64 hash);
+extern void qc_flight_end(void);
 
 /* ---- track (track.c) ---- */
 extern void qc_track_init(void);

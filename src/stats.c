@@ -29,7 +29,7 @@ PG_FUNCTION_INFO_V1(querycache_entries);
 #define InitMaterializedSRF SetSingleFuncCall
 #endif
 
-#define QC_STATS_COLS	15
+#define QC_STATS_COLS	16
 
 Datum
 querycache_stats(PG_FUNCTION_ARGS)
@@ -65,6 +65,7 @@ querycache_stats(PG_FUNCTION_ARGS)
 	values[i++] = Int64GetDatum((int64) pg_atomic_read_u64(&c->expirations));
 	values[i++] = Int64GetDatum((int64) pg_atomic_read_u64(&c->invalidations));
 	values[i++] = Int64GetDatum((int64) pg_atomic_read_u64(&c->too_large));
+	values[i++] = Int64GetDatum((int64) pg_atomic_read_u64(&c->coalesced));
 	if (hits + misses > 0)
 		values[i] = Float8GetDatum((double) hits / (double) (hits + misses));
 	else
@@ -92,6 +93,7 @@ querycache_stats_reset(PG_FUNCTION_ARGS)
 	pg_atomic_write_u64(&c->expirations, 0);
 	pg_atomic_write_u64(&c->invalidations, 0);
 	pg_atomic_write_u64(&c->too_large, 0);
+	pg_atomic_write_u64(&c->coalesced, 0);
 	pg_atomic_write_u64(&c->stats_reset, (uint64) GetCurrentTimestamp());
 	PG_RETURN_VOID();
 }
