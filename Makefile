@@ -16,7 +16,7 @@ OBJS = \
 DATA = querycache--1.0.sql
 PGFILEDESC = "querycache - shared-memory query result cache"
 
-REGRESS = preload api errors identity ttl eviction invalidation deps privileges migration
+REGRESS = api errors identity ttl eviction invalidation deps privileges migration
 REGRESS_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache
 ISOLATION = iso_commit iso_rollback iso_own_writes iso_repeatable_read iso_fill_race iso_truncate iso_replica
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache

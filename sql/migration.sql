@@ -257,6 +257,9 @@ WHERE d.deptype = 'e' AND d.refclassid = 'pg_extension'::regclass
 -- DROP EXTENSION: everything the migration made is user data and stays.
 --
 SET search_path = mig;
+-- Something that does depend on the extension: an invalidation trigger.
+SELECT public.querycache_watch('agents', '^mig:agents');
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'agents'::regclass AND NOT tgisinternal;
 CREATE TEMP TABLE kept_before AS
 SELECT n.nspname, c.relname, c.relkind,
        CASE WHEN c.relkind = 'r' THEN
@@ -271,8 +274,8 @@ SELECT n.nspname, con.conname, 'c', NULL
 FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace
 WHERE n.nspname IN ('mig', 'mig2', 'mig3');
 
--- Without CASCADE it fails if anything depends on the extension; either way
--- roll back, then drop it with CASCADE.
+-- Without CASCADE it fails (the trigger depends on it); in any case roll
+-- back, then drop it with CASCADE, which takes the trigger along.
 \set VERBOSITY terse
 BEGIN;
 DROP EXTENSION querycache;
@@ -282,6 +285,7 @@ SET client_min_messages = warning;
 DROP EXTENSION querycache CASCADE;
 RESET client_min_messages;
 SELECT count(*) AS extensions FROM pg_extension WHERE extname = 'querycache';
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'agents'::regclass AND NOT tgisinternal;
 
 CREATE TEMP TABLE kept_after AS
 SELECT n.nspname, c.relname, c.relkind,
@@ -339,6 +343,9 @@ WHERE d.deptype = 'e'
 SELECT count(*) AS function_is_member FROM pg_depend d
 WHERE d.deptype = 'e' AND d.classid = 'pg_proc'::regclass
   AND d.objid = 'migext.querycache_apply_schema()'::regprocedure;
+SELECT tgrelid::regclass, tgname FROM pg_trigger
+WHERE tgrelid IN ('agents'::regclass, 'call_queue'::regclass) AND NOT tgisinternal
+ORDER BY 1, 2;
 SET client_min_messages = warning;
 DROP EXTENSION querycache CASCADE;
 RESET client_min_messages;
@@ -346,6 +353,8 @@ SELECT id, campaign_id, contact_id, created_at FROM call_queue ORDER BY id;
 SELECT id, campaign_id, contact_id, created_at FROM call_queue_duplicates ORDER BY id;
 SELECT conname FROM pg_constraint WHERE conrelid = 'call_queue'::regclass AND contype = 'u';
 SELECT indexname FROM pg_indexes WHERE schemaname = 'migext' ORDER BY indexname;
+SELECT count(*) AS triggers_left FROM pg_trigger
+WHERE tgrelid IN ('agents'::regclass, 'call_queue'::regclass) AND NOT tgisinternal;
 
 -- Clean up, and put the extension back for whatever runs next.
 RESET search_path;

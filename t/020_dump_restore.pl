@@ -124,6 +124,7 @@ is($node_a->safe_psql('app', $members_sql),
 # What users add to the config tables must survive the dump.
 $node_a->safe_psql('app',
 	q{INSERT INTO querycache_ttl (pattern, ttl) VALUES ('^custom:', '5 minutes')});
+$node_a->safe_psql('app', q{SELECT querycache_watch('contacts', '^custom:')});
 my $rules_a = $node_a->safe_psql('app',
 	q{SELECT count(*) FROM querycache_rules});
 
@@ -182,6 +183,12 @@ SELECT count(*) FROM querycache_ttl WHERE pattern = '^custom:' AND ttl = '5 minu
 is( $node_b->safe_psql('app', q{
 SELECT count(*) FROM (SELECT pattern FROM querycache_ttl GROUP BY pattern HAVING count(*) > 1) d}),
 	'0', 'no querycache_ttl pattern restored twice');
+is( $node_b->safe_psql(
+		'app', q{
+SELECT count(*) FROM querycache_rules
+WHERE table_name = 'contacts'::regclass AND pattern = '^custom:'}),
+	'1',
+	'user-added querycache_rules row restored, once');
 is($node_b->safe_psql('app', q{SELECT count(*) FROM querycache_rules}),
 	$rules_a, 'querycache_rules rows restored, none twice');
 
@@ -215,7 +222,13 @@ sub agents_count
 my ($n0, $r0) = agents_count('agents:x');
 is($n0, 2, "querycache_wrap counts the agents ($r0)");
 my ($n0b) = agents_count('agents:x');
-is($n0b, $n0, 'same result from the cache');
+is($n0b, $n0, 'same result the second time');
+is( $node_b->safe_psql(
+		'app', q{
+SELECT hits FROM querycache_entries
+WHERE key = 'agents:x' AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())}),
+	'1',
+	'... served from the cache');
 
 $node_b->safe_psql('app', q{INSERT INTO agents (user_id, name) VALUES (1, 'Agent C')});
 
