@@ -42,6 +42,29 @@ SELECT querycache_wrap('items:p', 'SELECT $1::int AS x', NULL, 2);
 SELECT hits, misses, fills FROM querycache_stats;
 SELECT count(*) FROM querycache_entries WHERE key IN ('items:swap', 'items:p');
 
+-- Settings that change how the same text resolves or prints are part of
+-- the identity: search_path, TimeZone, DateStyle, IntervalStyle.
+CREATE SCHEMA qc_s1;
+CREATE SCHEMA qc_s2;
+CREATE TABLE qc_s1.src AS SELECT 's1' AS name;
+CREATE TABLE qc_s2.src AS SELECT 's2' AS name;
+SET search_path = qc_s1, public;
+SELECT querycache_wrap('items:sp', 'SELECT name FROM src');
+SET search_path = qc_s2, public;
+SELECT querycache_wrap('items:sp', 'SELECT name FROM src');
+RESET search_path;
+SET TimeZone = 'UTC';
+SELECT querycache_wrap('items:tz', 'SELECT timestamptz ''2024-01-01 00:00:00+00'' AS ts');
+SET TimeZone = 'Asia/Tokyo';
+SELECT querycache_wrap('items:tz', 'SELECT timestamptz ''2024-01-01 00:00:00+00'' AS ts');
+RESET TimeZone;
+SET IntervalStyle = 'iso_8601';
+SELECT querycache_wrap('items:iv', 'SELECT interval ''90 minutes''::text AS iv');
+SET IntervalStyle = 'postgres';
+SELECT querycache_wrap('items:iv', 'SELECT interval ''90 minutes''::text AS iv');
+RESET IntervalStyle;
+DROP SCHEMA qc_s1, qc_s2 CASCADE;
+
 -- querycache_key: deterministic, sorted params.
 SELECT querycache_key('agents:list', '{"userId": 123}');
 SELECT querycache_key('agents:list', '{"b": 2, "a": "x"}') =

@@ -25,15 +25,18 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parse_param.h"
 #include "parser/parser.h"
 #include "parser/scansup.h"
+#include "pgtime.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
+#include "utils/float.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -41,11 +44,6 @@
 #include "utils/snapmgr.h"
 
 #include "querycache.h"
-
-/* Settings that change what a query returns for the same text. */
-static const char *const qc_result_gucs[] = {
-	"search_path", "TimeZone", "DateStyle", "IntervalStyle", "extra_float_digits"
-};
 
 typedef struct QcPlan
 {
@@ -72,19 +70,29 @@ qc_infers_type(Oid type)
 	return type == UNKNOWNOID || type == TEXTOID;
 }
 
+static inline uint64
+qc_hash_string(const char *str, uint64 seed)
+{
+	return hash_bytes_extended((const unsigned char *) str, strlen(str), seed);
+}
+
+/*
+ * Hash of what an entry's result depends on besides the tables: the query
+ * text, the parameters, and the settings that change how the same text
+ * resolves names or prints values.
+ */
 uint64
-qc_query_hash(const char *query, int nargs, Oid *argtypes, Datum *args,
+qc_query_hash(text *query, int nargs, Oid *argtypes, Datum *args,
 			  bool *argnulls)
 {
-	uint64		h = hash_bytes_extended((const unsigned char *) query, strlen(query), 0);
+	uint64		h;
 
-	for (int i = 0; i < (int) lengthof(qc_result_gucs); i++)
-	{
-		const char *v = GetConfigOption(qc_result_gucs[i], true, false);
-
-		if (v)
-			h = hash_combine64(h, hash_bytes_extended((const unsigned char *) v, strlen(v), i));
-	}
+	h = hash_bytes_extended((const unsigned char *) VARDATA_ANY(query),
+							VARSIZE_ANY_EXHDR(query), 0);
+	h = hash_combine64(h, qc_hash_string(namespace_search_path, 1));
+	h = hash_combine64(h, qc_hash_string(pg_get_timezone_name(session_timezone), 2));
+	h = hash_combine64(h, ((uint64) DateStyle << 48) ^ ((uint64) DateOrder << 32) ^
+					   ((uint64) IntervalStyle << 16) ^ (uint64) (extra_float_digits + 100));
 	for (int i = 0; i < nargs; i++)
 	{
 		int16		typlen;

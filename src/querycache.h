@@ -185,7 +185,7 @@ extern Jsonb *qc_run_query(const char *query, int nargs, Oid *argtypes,
 						   Datum *args, bool *argnulls, const char *key,
 						   int keylen, bool for_cache, QcGens *gens,
 						   bool *cacheable);
-extern uint64 qc_query_hash(const char *query, int nargs, Oid *argtypes,
+extern uint64 qc_query_hash(text *query, int nargs, Oid *argtypes,
 							Datum *args, bool *argnulls);
 
 /* ---- single flight (flight.c) ---- */
