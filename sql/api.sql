@@ -81,7 +81,8 @@ SELECT querycache_get('kv:1');
 SELECT querycache_delete('kv:1'), querycache_delete('kv:1');
 SELECT querycache_get('kv:1') IS NULL AS gone;
 -- get returns what wrap stored under the same key.
-SELECT querycache_get('items:semi');
+SELECT querycache_wrap('items:for-get', 'SELECT count(*) AS n FROM items');
+SELECT querycache_get('items:for-get');
 
 -- clear_pattern is a POSIX regex over this role's keys in this database.
 SELECT querycache_set('clr:a:1', '1'), querycache_set('clr:a:2', '2'), querycache_set('clr:b:1', '3');
