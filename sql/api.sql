@@ -28,7 +28,6 @@ SELECT querycache_wrap('items:var', 'SELECT name FROM items WHERE id IN ($1, $2)
 	NULL, VARIADIC ARRAY['1', '2']);
 SELECT querycache_wrap('items:null', 'SELECT count(*) FROM items WHERE name IS NOT DISTINCT FROM $1',
 	NULL, NULL::text);
-SELECT querycache_wrap('items:unused', 'SELECT 1 AS one', NULL, 'ignored');
 -- A trailing semicolon is accepted.
 SELECT querycache_wrap('items:semi', 'SELECT count(*) AS n FROM items;');
 

@@ -52,6 +52,9 @@ SELECT querycache_wrap('e', 'SELECT v FROM err_t WHERE id = $1 AND v = $2', NULL
 SELECT querycache_wrap('e', 'SELECT v FROM err_t WHERE v = $1', NULL, 1);
 SELECT querycache_wrap('e', 'SELECT v FROM err_t WHERE id = $1', NULL, 'one');
 SELECT querycache_wrap('e', 'SELECT v FROM err_t WHERE id = $1', NULL, VARIADIC NULL::int[]);
+SELECT querycache_wrap('e', 'SELECT 1 AS one', NULL, 'extra');
+SELECT querycache_wrap('e', 'SELECT $1::int AS one', NULL, 1, 2);
+SELECT querycache_wrap('e', 'SELECT $2::int AS two', NULL, 1, 2);
 
 -- a query that fails at run time caches nothing, and the next call works
 SELECT querycache_wrap('e:div', 'SELECT 1 / (count(*) - 1) AS x FROM err_t');

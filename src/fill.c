@@ -233,6 +233,19 @@ qc_check_raw(const char *query)
 	return text;
 }
 
+/* Highest $n the query refers to. */
+static bool
+qc_max_param_walker(Node *node, int *max)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXTERN)
+		*max = Max(*max, ((Param *) node)->paramid);
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, qc_max_param_walker, max, 0);
+	return expression_tree_walker(node, qc_max_param_walker, max);
+}
+
 static void
 qc_infer_setup(ParseState *pstate, void *arg)
 {
@@ -269,6 +282,7 @@ qc_get_plan(const char *query, int nargs, Oid *given)
 	SPIPlanPtr	plan;
 	CachedPlanSource *src;
 	bool		infer = false;
+	int			maxparam = 0;
 
 	if (qc_plans == NULL)
 	{
@@ -329,6 +343,14 @@ qc_get_plan(const char *query, int nargs, Oid *given)
 		qc_reject("more than one statement");
 	src = linitial(SPI_plan_get_plan_sources(plan));
 	(void) qc_readonly_walker((Node *) src->query_list, NULL);
+	(void) qc_max_param_walker((Node *) src->query_list, &maxparam);
+	if (maxparam < nargs)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg_plural("querycache_wrap got %d parameter but the query uses only %d",
+							   "querycache_wrap got %d parameters but the query uses only %d",
+							   nargs, nargs, maxparam),
+				 errhint("Pass exactly the parameters $1 to $n that the query refers to.")));
 
 	SPI_keepplan(plan);
 	if (p != NULL)
