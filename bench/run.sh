@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# querycache benchmarks: builds and installs querycache, starts a throwaway
+# cluster (plus pgpool-II in front of it), loads the call-center seed and runs
+# the pgbench scripts of bench/, alternating competitors over rounds; prints a
+# table of figures and ratios, also saved to bench/results/<date-time>.txt.
+# Usage (as root): bash bench/run.sh [--quick] [-T seconds] [--rounds N]
+#   --quick   3 s per pgbench run (smoke test); default 10 s.
+#   QC_INSTALLED=1 skips the build and uses the installed querycache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/pg_env.sh
+
+T=10 ROUNDS=2 QUICK=
+while (($#)); do
+	case $1 in
+	--quick) T=3 QUICK=-quick ;;
+	-T) T=$2; shift ;;
+	--rounds) ROUNDS=$2; shift ;;
+	*) echo "usage: bash bench/run.sh [--quick] [-T seconds] [--rounds N]" >&2; exit 2 ;;
+	esac
+	shift
+done
+mkdir -p bench/results
+OUT=bench/results/$(date +%Y-%m-%d-%H%M)$QUICK.txt
+
+# The queries. The agents list is scripts/agents_list.sql; the ~1 ms query
+# for figure 6 scans contacts on a column no index covers.
+AGENTS=$(sed '/^[[:space:]]*--/d' scripts/agents_list.sql)
+MISS_SQL="SELECT count(*) FROM contacts WHERE name LIKE 'Contact 3-%'"
+DEFS=(-D "agents_sql=${AGENTS//\$1/1}" -D "agents_lit=\$q\$$AGENTS\$q\$"
+	-D "miss_sql=$MISS_SQL" -D "miss_lit=\$q\$$MISS_SQL\$q\$")
+
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+die() { echo "ERROR: $*" >&2; exit 1; }
+
+# pgb LABEL SCRIPT [pgbench options]: one timed run against $PORT (default:
+# the server); appends its TPS to TPS[LABEL] and its transactions to NTX[LABEL].
+declare -A TPS NTX
+pgb() {
+	local label=$1 script=$2 out tps; shift 2
+	out=$(pgbench -n -h 127.0.0.1 -p "${PORT:-$PGPORT}" -c 4 -j 2 -M simple -T "$T" \
+		-f "bench/$script" "${DEFS[@]}" "$@" 2>&1) || { echo "$out"; die "pgbench $label failed"; }
+	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
+	TPS[$label]+="$tps "
+	NTX[$label]=$((${NTX[$label]:-0} + $(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")))
+	printf '  round %d  %-34s %10.0f tps\n' "$round" "$label" "$tps"
+}
+# warm SCRIPT [pgbench options]: one transaction, so the next run only hits.
+warm() {
+	pgbench -n -h 127.0.0.1 -p "${PORT:-$PGPORT}" -c 1 -t 1 -M simple -f "bench/$1" "${DEFS[@]}" "${@:2}" >/dev/null 2>&1 ||
+		die "warming $1 failed"
+}
+mean() { awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.0f", s / NF }' <<<"${TPS[$1]}"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# fill_keys N: the cache holds exactly keys bench:1 .. bench:N (tiny values).
+fill_keys() {
+	sql -c "SELECT querycache_clear_all()" -c "DO \$\$ BEGIN FOR i IN 1..$1 LOOP
+		PERFORM querycache_set('bench:' || i, jsonb_build_object('k', i), interval '1 hour'); END LOOP; END \$\$" >/dev/null
+}
+
+main() {
+	echo "=== Build and install querycache ==="
+	qc_install_deps
+	command -v pgpool >/dev/null || apt-get -o DPkg::Lock::Timeout=900 install -y -qq pgpool2
+	qc_build_install
+	[[ -n $QC_BUILD_DIR ]] && rm -rf "$QC_BUILD_DIR"
+
+	echo "=== Start a throwaway cluster, load the seed, CREATE EXTENSION querycache ==="
+	QC_PG_EXTRA_CONF="shared_buffers = 256MB
+querycache.max_entries = 120000
+querycache.max_memory = '512MB'"
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	qc_start_cluster "" 54340
+	sql -c 'CREATE DATABASE callcenter'
+	export PGDATABASE=callcenter
+	sql -f scripts/schema.sql -f scripts/seed_data.sql >/dev/null
+	sql -c 'CREATE EXTENSION querycache' -c 'VACUUM ANALYZE'
+
+	echo "=== Start pgpool-II (raw mode, in-memory query cache in shmem) ==="
+	start_pgpool
+
+	echo
+	echo "=== Machine and versions ==="
+	echo "date:        $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "machine:     $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "PostgreSQL:  $(sql -c 'SHOW server_version')"
+	echo "pgpool-II:   $(pgpool --version 2>&1)"
+	echo "querycache:  $(sql -c "SELECT extversion FROM pg_extension WHERE extname = 'querycache'")," \
+		"source $(git -C "$QC_ROOT" describe --always --dirty 2>/dev/null || echo unknown)$([[ ${QC_INSTALLED:-} == 1 ]] && echo ' (not rebuilt: QC_INSTALLED=1)')"
+	echo "settings:    shared_buffers 256MB, querycache.max_entries 120000, querycache.max_memory 512MB"
+	echo "pgbench:     -c 4 -j 2 -M simple -h 127.0.0.1 -T $T, $ROUNDS rounds alternating competitors; figures are means over rounds"
+	echo "seed:        $(sql -c "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND tablename IN ('agents', 'call_campaigns', 'call_queue', 'contacts')") indexes on agents/call_campaigns/call_queue/contacts after CREATE EXTENSION"
+
+	echo
+	echo "=== Figures 1 and 2: floor, querycache hit, uncached, pgpool-II cache hit ==="
+	warm agents_hit.sql
+	PORT=$POOL_PORT warm agents_raw.sql
+	read -r pool_hits0 pool_selects0 _ < <(pool_cache)
+	for ((round = 1; round <= ROUNDS; round++)); do
+		pgb floor select1.sql
+		pgb hit agents_hit.sql
+		pgb uncached agents_raw.sql
+		PORT=$POOL_PORT pgb pgpool agents_raw.sql
+	done
+	read -r pool_hits pool_selects pool_ratio < <(pool_cache)
+	pool_hits=$((pool_hits - pool_hits0)) pool_selects=$((pool_selects - pool_selects0))
+	echo "  pgpool SHOW pool_cache during its runs: $pool_hits cache hits, $pool_selects SELECTs sent to the server" \
+		"(pgbench ran ${NTX[pgpool]} transactions; cumulative cache_hit_ratio $pool_ratio)"
+	((pool_hits >= ${NTX[pgpool]} * 99 / 100)) ||
+		{ echo "  WARNING: pgpool did NOT serve these runs from its cache; its log:"; tail -n 20 "$POOL_DIR/pgpool.log"; }
+
+	echo
+	echo "=== Figure 3: hits over 100k entries vs over 100 entries (querycache_get, random keys) ==="
+	for ((round = 1; round <= ROUNDS; round++)); do
+		fill_keys 100000
+		pgb scale_100k get_random_key.sql -D nkeys=100000
+		fill_keys 100
+		pgb scale_100 get_random_key.sql -D nkeys=100
+	done
+
+	echo
+	echo "=== Figure 4: a hit returning 100 kB vs 1 kB (querycache_get), and the 100 kB value built uncached ==="
+	sql -c "SELECT querycache_clear_all()" \
+		-c "SELECT querycache_set('size:' || n, to_jsonb(repeat('x', n)), interval '1 hour') FROM (VALUES (1000), (100000)) v(n)" >/dev/null
+	echo "  stored values: $(sql -c "SELECT string_agg(key || ' = ' || bytes || ' bytes', ', ' ORDER BY bytes) FROM querycache_entries")"
+	for ((round = 1; round <= ROUNDS; round++)); do
+		pgb size_1k get_sized.sql -D bytes=1000
+		pgb size_100k get_sized.sql -D bytes=100000
+		pgb size_100k_nocache sized_direct.sql -D bytes=100000
+	done
+
+	echo
+	echo "=== Figure 5: UPDATE agents with 100k cached entries that read agents vs with none ==="
+	for ((round = 1; round <= ROUNDS; round++)); do
+		sql -c "SELECT querycache_clear_all()" >/dev/null
+		pgb update_0 update_agent.sql
+		sql -c "DO \$\$ BEGIN FOR i IN 1..100000 LOOP
+			PERFORM querycache_wrap('dep:' || i, 'SELECT count(*) FROM agents WHERE id > \$1', interval '1 hour', i); END LOOP; END \$\$"
+		echo "  cached entries before the run: $(sql -c 'SELECT entries FROM querycache_stats')"
+		pgb update_100k update_agent.sql
+	done
+
+	echo
+	echo "=== Figure 6: a ~1 ms query direct vs through querycache_wrap (always a miss; enabled = off) ==="
+	latency=$(pgbench -n -h 127.0.0.1 -p "$PGPORT" -c 1 -T 2 -M simple -f bench/miss_direct.sql "${DEFS[@]}" 2>&1 |
+		sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')
+	echo "  query: $MISS_SQL -- ${latency} ms at 1 client"
+	for ((round = 1; round <= ROUNDS; round++)); do
+		pgb direct miss_direct.sql
+		sql -c "SELECT querycache_clear_all()" >/dev/null
+		pgb miss_fill miss_wrap.sql
+		PGOPTIONS='-c querycache.enabled=off' pgb wrap_off miss_wrap.sql
+	done
+	echo "  querycache_stats: $(sql -F ' ' -c 'SELECT entries, hits, misses, fills FROM querycache_stats' |
+		awk '{ print $1 " entries, " $2 " hits, " $3 " misses, " $4 " fills (cumulative)" }')"
+
+	echo
+	echo "=== Figure 7: memory per entry ==="
+	read -r shm maxmem maxent < <(sql -F ' ' -c "SELECT (SELECT size FROM pg_shmem_allocations WHERE name = 'querycache store'),
+		max_memory_bytes, max_entries FROM querycache_stats")
+	slot=$(awk -v s="$shm" -v m="$maxmem" -v n="$maxent" 'BEGIN { printf "%.0f", (s - m) / n }')
+	sql -c "SELECT querycache_clear_all()" >/dev/null
+	sql -c "SELECT querycache_wrap('agents:list:userId=' || u, \$q\$$AGENTS\$q\$, interval '1 hour', u) FROM generate_series(1, 20) u" >/dev/null
+	read -r nent meanbytes waste < <(sql -F ' ' -c "SELECT count(*), round(avg(bytes)), round(avg(ceil(bytes / 512.0) * 512 - bytes))
+		FROM querycache_entries WHERE key LIKE 'agents:list:%'")
+	echo "  'querycache store' shared memory $shm bytes, max_memory $maxmem, max_entries $maxent"
+	echo "  slot: ($shm - $maxmem) / $maxent = $slot bytes per entry; minus the 257-byte inline key: $((slot - 257))"
+	echo "  agents-list results of users 1..20 ($nent entries): mean $meanbytes bytes, mean block rounding $waste bytes"
+
+	report
+}
+
+# pool_cache: num_cache_hits num_selects cache_hit_ratio from pgpool's SHOW pool_cache.
+pool_cache() { psql -X -At -F ' ' -h 127.0.0.1 -p "$POOL_PORT" -c 'SHOW pool_cache' | cut -d' ' -f1-3; }
+
+start_pgpool() {
+	POOL_DIR=$QC_PGDIR/pgpool POOL_PORT=$((PGPORT + 100))
+	while (: >"/dev/tcp/127.0.0.1/$POOL_PORT") 2>/dev/null; do POOL_PORT=$((POOL_PORT + 1)); done
+	mkdir -p "$POOL_DIR/oiddir"
+	cat >"$POOL_DIR/pgpool.conf" <<-EOF
+		backend_clustering_mode = 'raw'
+		listen_addresses = '127.0.0.1'
+		port = $POOL_PORT
+		socket_dir = '$POOL_DIR'
+		pcp_listen_addresses = ''
+		pcp_port = $((POOL_PORT + 1))
+		pcp_socket_dir = '$POOL_DIR'
+		wd_ipc_socket_dir = '$POOL_DIR'
+		pid_file_name = '$POOL_DIR/pgpool.pid'
+		logdir = '$POOL_DIR'
+		backend_hostname0 = '127.0.0.1'
+		backend_port0 = $PGPORT
+		enable_pool_hba = off
+		pool_passwd = ''
+		sr_check_period = 0
+		memory_cache_enabled = on
+		memqcache_method = 'shmem'
+		memqcache_oiddir = '$POOL_DIR/oiddir'
+	EOF
+	: >"$POOL_DIR/pcp.conf"
+	: >"$POOL_DIR/pool_hba.conf"
+	chown -R postgres: "$POOL_DIR"
+	qc_as_pg pgpool -n -f "$POOL_DIR/pgpool.conf" -F "$POOL_DIR/pcp.conf" -a "$POOL_DIR/pool_hba.conf" \
+		>"$POOL_DIR/pgpool.log" 2>&1 &
+	POOL_PID=$!
+	for _ in {1..50}; do
+		psql -X -Atq -h 127.0.0.1 -p "$POOL_PORT" -c 'SHOW pool_version' >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	tail -n 30 "$POOL_DIR/pgpool.log"
+	die "pgpool-II did not start"
+}
+
+cleanup() {
+	if [[ -n ${POOL_PID:-} ]]; then
+		qc_as_pg pgpool -f "$POOL_DIR/pgpool.conf" -m fast stop >/dev/null 2>&1 || true
+		wait "$POOL_PID" 2>/dev/null || true
+	fi
+	qc_stop_cluster
+}
+
+# row FIGURE WHAT VALUE [RATIO-NAME RATIO [TARGET MIN]]: one line of the table;
+# "met" is yes when RATIO >= MIN.
+row() {
+	local met=
+	[[ -n ${7:-} ]] && met=$(awk -v r="$5" -v m="$7" 'BEGIN { print (r >= m) ? "yes" : "NO" }')
+	printf '%-3s %-40s %14s  %-26s %6s  %-8s %s\n' "$1" "$2" "$3" "${4:-}" "${5:-}" "${6:-}" "$met"
+}
+
+report() {
+	local floor hit unc pool s100k s100 z1k z100k znc u0 u100k dir miss off
+	floor=$(mean floor) hit=$(mean hit) unc=$(mean uncached) pool=$(mean pgpool)
+	s100k=$(mean scale_100k) s100=$(mean scale_100) z1k=$(mean size_1k) z100k=$(mean size_100k) znc=$(mean size_100k_nocache)
+	u0=$(mean update_0) u100k=$(mean update_100k) dir=$(mean direct) miss=$(mean miss_fill) off=$(mean wrap_off)
+	echo
+	echo "=== Results (TPS: mean of $ROUNDS rounds of $T s, 4 clients) ==="
+	printf '%-3s %-40s %14s  %-26s %6s  %-8s %s\n' fig what value ratio "" target met
+	row 1 "SELECT 1 (round-trip floor)" "$floor tps"
+	row 1 "querycache hit, agents list user 1" "$hit tps" "hit / floor" "$(ratio "$hit" "$floor")" ">= 0.95" 0.95
+	row 1 "agents list uncached" "$unc tps" "hit / uncached" "$(ratio "$hit" "$unc")"
+	row 2 "pgpool-II cache hit, agents list" "$pool tps" "qc hit / pgpool hit" "$(ratio "$hit" "$pool")" ">= 1" 1
+	row 2 "" "" "pgpool hit / floor" "$(ratio "$pool" "$floor")"
+	row 2 "pgpool cache hits / its transactions" "$pool_hits/${NTX[pgpool]}"
+	row 3 "hit, 100k entries (random keys)" "$s100k tps" "100k / 100 entries" "$(ratio "$s100k" "$s100")" ">= 0.9" 0.9
+	row 3 "hit, 100 entries (random keys)" "$s100 tps"
+	row 4 "hit, 1 kB value" "$z1k tps"
+	row 4 "hit, 100 kB value" "$z100k tps" "100 kB / 1 kB" "$(ratio "$z100k" "$z1k")"
+	row 4 "100 kB value built uncached (no cache)" "$znc tps" "hit / uncached, 100 kB" "$(ratio "$z100k" "$znc")"
+	row 5 "UPDATE agents, 0 cached entries" "$u0 tps"
+	row 5 "UPDATE agents, 100k dependent entries" "$u100k tps" "100k / 0 entries" "$(ratio "$u100k" "$u0")" "~1 (>=.9)" 0.9
+	row 6 "~1 ms query direct (${latency} ms, 1 client)" "$dir tps"
+	row 6 "wrap, every call a miss + fill" "$miss tps" "miss+fill / direct" "$(ratio "$miss" "$dir")"
+	row 6 "wrap, querycache.enabled = off" "$off tps" "wrapper off / direct" "$(ratio "$off" "$dir")"
+	row 7 "entry slot (fixed, per max_entries)" "$slot B"
+	row 7 "entry slot minus 257 B inline key" "$((slot - 257)) B"
+	row 7 "block rounding, agents-list results" "$waste B" "of mean value" "$meanbytes B"
+	echo "(load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
+}
+
+main "$@" 2>&1 | tee "$OUT"
+status=${PIPESTATUS[0]}
+echo "Saved to $OUT"
+exit "$status"

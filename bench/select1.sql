@@ -1,0 +1,2 @@
+-- Figure 1: the round-trip floor.
+SELECT 1;
