@@ -36,7 +36,7 @@ sql -c "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM agen
 
 heading "CREATE EXTENSION querycache (its migration moves duplicate call_queue rows to call_queue_duplicates and adds the unique constraint and indexes)"
 sql -c 'CREATE EXTENSION querycache'
-# (CREATE EXTENSION hides NOTICEs raised by its script: show the outcome instead.)
+# What the migration did.
 sql -c "SELECT (SELECT count(*) FROM call_queue) AS queued_calls,
                (SELECT count(*) FROM call_queue_duplicates) AS moved_to_call_queue_duplicates" \
     -c "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1, 2"
@@ -50,6 +50,8 @@ sql -v q="$q" -v q_user1="${q//\$1/1}" <<'SQL'
 :q_user1;
 \echo
 \echo === The same through querycache_wrap, first call: a miss, runs the query and stores the result ===
+\pset format wrapped
+\pset columns 110
 SELECT querycache_wrap('agents:list:userId=1', :'q', interval '2 minutes', 1::bigint);
 \echo
 \echo === Second call: a hit, served from shared memory ===
@@ -57,6 +59,7 @@ SELECT querycache_wrap('agents:list:userId=1', :'q', interval '2 minutes', 1::bi
 \timing off
 \echo
 \echo === SELECT * FROM querycache_stats ===
+\x on
 SELECT * FROM querycache_stats;
 SQL
 
