@@ -38,8 +38,9 @@ die() { echo "ERROR: $*" >&2; exit 1; }
 declare -A TPS NTX
 pgb() {
 	local label=$1 script=$2 out tps; shift 2
+	[[ $script == /* ]] || script=bench/$script
 	out=$(pgbench -n -h 127.0.0.1 -p "${PORT:-$PGPORT}" -c 4 -j 2 -M simple -T "$T" \
-		-f "bench/$script" "${DEFS[@]}" "$@" 2>&1) || { echo "$out"; die "pgbench $label failed"; }
+		-f "$script" "${DEFS[@]}" "$@" 2>&1) || { echo "$out"; die "pgbench $label failed"; }
 	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
 	TPS[$label]+="$tps "
 	NTX[$label]=$((${NTX[$label]:-0} + $(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")))
@@ -47,7 +48,9 @@ pgb() {
 }
 # warm SCRIPT [pgbench options]: one transaction, so the next run only hits.
 warm() {
-	pgbench -n -h 127.0.0.1 -p "${PORT:-$PGPORT}" -c 1 -t 1 -M simple -f "bench/$1" "${DEFS[@]}" "${@:2}" >/dev/null 2>&1 ||
+	local script=$1
+	[[ $script == /* ]] || script=bench/$script
+	pgbench -n -h 127.0.0.1 -p "${PORT:-$PGPORT}" -c 1 -t 1 -M simple -f "$script" "${DEFS[@]}" "${@:2}" >/dev/null 2>&1 ||
 		die "warming $1 failed"
 }
 mean() { awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.0f", s / NF }' <<<"${TPS[$1]}"; }
@@ -94,14 +97,23 @@ querycache.max_memory = '512MB'"
 
 	echo
 	echo "=== Figures 1 and 2: floor, querycache hit, uncached, pgpool-II cache hit ==="
-	warm agents_hit.sql
 	PORT=$POOL_PORT warm agents_raw.sql
 	read -r pool_hits0 pool_selects0 _ < <(pool_cache)
+	sql -c "CREATE TABLE bench_payload AS SELECT querycache_wrap('agents:list:userId=1', \$q\$$AGENTS\$q\$, interval '1 hour', 1) AS doc"
+	warm agents_hit.sql
+	# -M prepared sends pgbench variables (any ":name", even in literals) as
+	# parameters: inline the text, and use a key without colons
+	HIT_INLINE=$QC_PGDIR/agents_hit_inline.sql
+	printf "SELECT querycache_wrap('agents.list.userId=1', \$q\$%s\$q\$, interval '1 hour', 1);\n" "$AGENTS" >"$HIT_INLINE"
+	warm "$HIT_INLINE"
 	for ((round = 1; round <= ROUNDS; round++)); do
 		pgb floor select1.sql
 		pgb hit agents_hit.sql
 		pgb uncached agents_raw.sql
 		PORT=$POOL_PORT pgb pgpool agents_raw.sql
+		pgb payload payload.sql
+		pgb floor_prep select1.sql -M prepared
+		pgb hit_prep "$HIT_INLINE" -M prepared
 	done
 	read -r pool_hits pool_selects pool_ratio < <(pool_cache)
 	pool_hits=$((pool_hits - pool_hits0)) pool_selects=$((pool_selects - pool_selects0))
@@ -229,8 +241,9 @@ row() {
 }
 
 report() {
-	local floor hit unc pool s100k s100 z1k z100k znc u0 u100k dir miss off
+	local floor hit unc pool payload floorp hitp s100k s100 z1k z100k znc u0 u100k dir miss off
 	floor=$(mean floor) hit=$(mean hit) unc=$(mean uncached) pool=$(mean pgpool)
+	payload=$(mean payload) floorp=$(mean floor_prep) hitp=$(mean hit_prep)
 	s100k=$(mean scale_100k) s100=$(mean scale_100) z1k=$(mean size_1k) z100k=$(mean size_100k) znc=$(mean size_100k_nocache)
 	u0=$(mean update_0) u100k=$(mean update_100k) dir=$(mean direct) miss=$(mean miss_fill) off=$(mean wrap_off)
 	echo
@@ -239,6 +252,9 @@ report() {
 	row 1 "SELECT 1 (round-trip floor)" "$floor tps"
 	row 1 "querycache hit, agents list user 1" "$hit tps" "hit / floor" "$(ratio "$hit" "$floor")" ">= 0.95" 0.95
 	row 1 "agents list uncached" "$unc tps" "hit / uncached" "$(ratio "$hit" "$unc")"
+	row 1 "same result read from a 1-row table" "$payload tps" "hit / payload floor" "$(ratio "$hit" "$payload")"
+	row 1 "SELECT 1, -M prepared" "$floorp tps"
+	row 1 "querycache hit, -M prepared" "$hitp tps" "hit / floor, prepared" "$(ratio "$hitp" "$floorp")" ">= 0.95" 0.95
 	row 2 "pgpool-II cache hit, agents list" "$pool tps" "qc hit / pgpool hit" "$(ratio "$hit" "$pool")" ">= 1" 1
 	row 2 "" "" "pgpool hit / floor" "$(ratio "$pool" "$floor")"
 	row 2 "pgpool cache hits / its transactions" "$pool_hits/${NTX[pgpool]}"

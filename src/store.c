@@ -634,12 +634,13 @@ qc_collect(int part, Oid dbid, Oid roleid, bool dead_only,
 }
 
 /*
- * Remove the entries of a database and role whose key matches a POSIX
- * regex, or all entries if pattern is NULL.  The regex runs outside the
- * partition locks: it can fail, and it can be slow.
+ * Remove the entries of a database and role (InvalidOid: any) that are
+ * dead (with dead_only) or whose key matches a POSIX regex (NULL: any).
+ * The regex runs outside the partition locks: it can fail, and it can be
+ * slow.
  */
-int64
-qc_store_clear(Oid dbid, Oid roleid, text *pattern, Oid collation)
+static int64
+qc_store_remove(Oid dbid, Oid roleid, bool dead_only, text *pattern, Oid collation)
 {
 	int			cap = 64;
 	QcVictim   *victims = palloc(sizeof(QcVictim) * cap);
@@ -649,7 +650,7 @@ qc_store_clear(Oid dbid, Oid roleid, text *pattern, Oid collation)
 	{
 		int			n = 0;
 
-		qc_collect(part, dbid, roleid, false, &victims, &n, &cap);
+		qc_collect(part, dbid, roleid, dead_only, &victims, &n, &cap);
 		for (int i = 0; i < n; i++)
 		{
 			QcVictim   *v = &victims[i];
@@ -660,7 +661,7 @@ qc_store_clear(Oid dbid, Oid roleid, text *pattern, Oid collation)
 				continue;
 			if (qc_remove_stamped(v->idx, v->stamp))
 			{
-				qc_count_removal(QC_RM_INVALIDATED);
+				qc_count_removal(dead_only ? v->reason : QC_RM_INVALIDATED);
 				removed++;
 			}
 		}
@@ -669,30 +670,18 @@ qc_store_clear(Oid dbid, Oid roleid, text *pattern, Oid collation)
 	return removed;
 }
 
+/* Clear by pattern (or everything); counted as invalidations. */
+int64
+qc_store_clear(Oid dbid, Oid roleid, text *pattern, Oid collation)
+{
+	return qc_store_remove(dbid, roleid, false, pattern, collation);
+}
+
 /* Reclaim expired and invalidated entries; returns how many. */
 int
 qc_store_sweep(void)
 {
-	int			cap = 64;
-	QcVictim   *victims = palloc(sizeof(QcVictim) * cap);
-	int			removed = 0;
-
-	for (int part = 0; part < QC_NUM_PARTITIONS; part++)
-	{
-		int			n = 0;
-
-		qc_collect(part, InvalidOid, InvalidOid, true, &victims, &n, &cap);
-		for (int i = 0; i < n; i++)
-		{
-			if (qc_remove_stamped(victims[i].idx, victims[i].stamp))
-			{
-				qc_count_removal(victims[i].reason);
-				removed++;
-			}
-		}
-	}
-	pfree(victims);
-	return removed;
+	return (int) qc_store_remove(InvalidOid, InvalidOid, true, NULL, InvalidOid);
 }
 
 void
