@@ -307,7 +307,7 @@ qc_expiry(int64 ttl_usecs, const QcKey *k)
 }
 
 /* Store a result unless it is too large; counts too_large. */
-static void
+static bool
 qc_store_result(const QcKey *k, uint64 query_hash, int64 ttl_usecs,
 				const QcGens *gens, Jsonb *value)
 {
@@ -318,7 +318,9 @@ qc_store_result(const QcKey *k, uint64 query_hash, int64 ttl_usecs,
 		ereport(DEBUG1,
 				(errmsg_internal("querycache not storing %s: %u bytes",
 								 k->key, (unsigned) VARSIZE(value))));
+		return false;
 	}
+	return true;
 }
 
 /*
@@ -341,6 +343,7 @@ querycache_wrap(PG_FUNCTION_ARGS)
 	QcLookupStatus status;
 	QcGens		gens;
 	bool		cacheable;
+	bool		stored;
 	bool		waited = false;
 	QcFlightResult flight;
 	QcCounters *c;
@@ -399,7 +402,8 @@ querycache_wrap(PG_FUNCTION_ARGS)
 		if (qc_pending_any())
 			break;
 		flight = qc_flight_join(qc_flight_hash(&k, qh));
-		if (flight == QC_FLIGHT_LEAD || flight == QC_FLIGHT_FULL)
+		if (flight == QC_FLIGHT_LEAD || flight == QC_FLIGHT_FULL ||
+			flight == QC_FLIGHT_ALONE)
 			break;
 		if (flight == QC_FLIGHT_TIMEOUT)
 		{
@@ -414,9 +418,8 @@ querycache_wrap(PG_FUNCTION_ARGS)
 	result = qc_run_query(query, nargs, types, values, nulls, k.key, k.keylen,
 						  true, &gens, &cacheable);
 	pg_atomic_fetch_add_u64(&c->fills, 1);
-	if (cacheable)
-		qc_store_result(&k, qh, ttl, &gens, result);
-	qc_flight_end();
+	stored = cacheable && qc_store_result(&k, qh, ttl, &gens, result);
+	qc_flight_end(stored ? QC_OUTCOME_STORED : QC_OUTCOME_NOT_STORED);
 	PG_RETURN_JSONB_P(result);
 }
 

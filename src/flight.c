@@ -8,15 +8,19 @@
  * hash); two entries sharing it only make one wait for the other's fill,
  * after which it looks up again, so a collision costs time, never a wrong
  * result.  The first backend to miss leads the flight; the others sleep on
- * the flight's condition variable until the leader ends it, then look up
- * again.  If the leader failed or could not store its result, the next
- * waiter to look up finds no flight and leads a new one.
+ * the flight's condition variable until the leader ends it.  If the leader
+ * stored its result, they look it up.  If it failed, the next waiter to
+ * look up finds no flight and leads a new one.  If it ran the query but
+ * could not store the result (too large, row-level security, a commit in
+ * flight), the waiters run the query themselves, side by side, instead of
+ * queueing behind each other.
  *
  * Locking rules:
- * - The flights LWLock guards hash and leader of every slot; seq is an
- *   atomic, bumped (under the lock) each time a flight ends, so a waiter
- *   can tell "my flight ended" without the lock, even if the slot is
- *   reused.
+ * - The flights LWLock guards hash, leader and outcome of every slot; seq
+ *   is an atomic, bumped (under the lock, after outcome is set) each time a
+ *   flight ends, so a waiter can tell "my flight ended" without the lock.
+ *   It reads outcome under the lock; if the slot was reused meanwhile it
+ *   may read a later flight's outcome, which only costs a lookup or a fill.
  * - A backend leads at most one flight.  Its slot is released by
  *   qc_flight_end(), or by the transaction abort callback when the fill
  *   errors, is cancelled or the backend is terminated, so no slot leaks and
@@ -43,6 +47,7 @@ typedef struct QcFlight
 {
 	uint64		hash;
 	int			leader;			/* pid, 0 when the slot is free */
+	QcFlightOutcome outcome;	/* how the last flight here ended */
 	pg_atomic_uint32 seq;		/* bumped when a flight ends */
 	ConditionVariable cv;
 } QcFlight;
@@ -55,8 +60,9 @@ typedef struct QcFlights
 
 static QcFlights *qc_flights = NULL;
 
-/* The slot this backend leads, or -1. */
+/* The slot this backend leads, or -1, and the transaction level it began at. */
 static int	my_flight = -1;
+static int	my_flight_level = 0;
 
 Size
 qc_flight_shmem_size(void)
@@ -77,6 +83,7 @@ qc_flight_shmem_init(void)
 		{
 			qc_flights->flights[i].hash = 0;
 			qc_flights->flights[i].leader = 0;
+			qc_flights->flights[i].outcome = QC_OUTCOME_STORED;
 			pg_atomic_init_u32(&qc_flights->flights[i].seq, 0);
 			ConditionVariableInit(&qc_flights->flights[i].cv);
 		}
@@ -95,9 +102,7 @@ qc_flight_hash(const QcKey *k, uint64 query_hash)
 
 /*
  * Join the flight for hash: lead it if there is none, else wait until it
- * ends.  Returns QC_FLIGHT_LEAD (the caller fills, then calls
- * qc_flight_end), QC_FLIGHT_DONE (look up again), QC_FLIGHT_TIMEOUT (run
- * the query uncached) or QC_FLIGHT_FULL (fill without coordination).
+ * ends.  See QcFlightResult for what the caller does next.
  */
 QcFlightResult
 qc_flight_join(uint64 hash)
@@ -107,6 +112,7 @@ qc_flight_join(uint64 hash)
 	uint32		seq = 0;
 	QcFlight   *f;
 	TimestampTz start;
+	QcFlightOutcome outcome;
 
 	Assert(my_flight < 0);
 	LWLockAcquire(qc_flights->lock, LW_EXCLUSIVE);
@@ -133,6 +139,7 @@ qc_flight_join(uint64 hash)
 			f->hash = hash;
 			f->leader = MyProcPid;
 			my_flight = free_slot;
+			my_flight_level = GetCurrentTransactionNestLevel();
 		}
 		LWLockRelease(qc_flights->lock);
 		return (free_slot >= 0) ? QC_FLIGHT_LEAD : QC_FLIGHT_FULL;
@@ -160,12 +167,16 @@ qc_flight_join(uint64 hash)
 		(void) ConditionVariableTimedSleep(&f->cv, timeout, PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
-	return QC_FLIGHT_DONE;
+
+	LWLockAcquire(qc_flights->lock, LW_SHARED);
+	outcome = f->outcome;
+	LWLockRelease(qc_flights->lock);
+	return (outcome == QC_OUTCOME_NOT_STORED) ? QC_FLIGHT_ALONE : QC_FLIGHT_DONE;
 }
 
 /* End the flight this backend leads, if any, and wake its waiters. */
 void
-qc_flight_end(void)
+qc_flight_end(QcFlightOutcome outcome)
 {
 	QcFlight   *f;
 
@@ -175,6 +186,7 @@ qc_flight_end(void)
 	my_flight = -1;
 	LWLockAcquire(qc_flights->lock, LW_EXCLUSIVE);
 	f->leader = 0;
+	f->outcome = outcome;
 	pg_atomic_fetch_add_u32(&f->seq, 1);
 	LWLockRelease(qc_flights->lock);
 	ConditionVariableBroadcast(&f->cv);
@@ -189,15 +201,17 @@ qc_flight_xact_callback(XactEvent event, void *arg)
 {
 	if (my_flight >= 0 &&
 		(event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT))
-		qc_flight_end();
+		qc_flight_end(QC_OUTCOME_FAILED);
 }
 
+/* An error caught inside the fill, deeper than the flight, is the fill's. */
 static void
 qc_flight_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						   SubTransactionId parentSubid, void *arg)
 {
-	if (my_flight >= 0 && event == SUBXACT_EVENT_ABORT_SUB)
-		qc_flight_end();
+	if (my_flight >= 0 && event == SUBXACT_EVENT_ABORT_SUB &&
+		GetCurrentTransactionNestLevel() <= my_flight_level)
+		qc_flight_end(QC_OUTCOME_FAILED);
 }
 
 void

@@ -192,17 +192,25 @@ extern uint64 qc_query_hash(text *query, int nargs, Oid *argtypes,
 typedef enum QcFlightResult
 {
 	QC_FLIGHT_LEAD,				/* no flight: we lead one, fill, then end it */
-	QC_FLIGHT_DONE,				/* waited for a flight to end: look up again */
+	QC_FLIGHT_DONE,				/* the flight ended: look up again */
+	QC_FLIGHT_ALONE,			/* it ran but stored nothing: fill on our own */
 	QC_FLIGHT_TIMEOUT,			/* querycache.lock_timeout passed: run uncached */
 	QC_FLIGHT_FULL				/* no free slot: fill without coordination */
 } QcFlightResult;
+
+typedef enum QcFlightOutcome
+{
+	QC_OUTCOME_STORED,			/* the result is in the cache */
+	QC_OUTCOME_NOT_STORED,		/* the query ran; its result was not stored */
+	QC_OUTCOME_FAILED			/* the fill errored or was cancelled */
+} QcFlightOutcome;
 
 extern Size qc_flight_shmem_size(void);
 extern void qc_flight_shmem_init(void);
 extern void qc_flight_init(void);
 extern uint64 qc_flight_hash(const QcKey *k, uint64 query_hash);
 extern QcFlightResult qc_flight_join(uint64 hash);
-extern void qc_flight_end(void);
+extern void qc_flight_end(QcFlightOutcome outcome);
 
 /* ---- track (track.c) ---- */
 extern void qc_track_init(void);

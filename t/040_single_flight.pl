@@ -104,6 +104,18 @@ $slow = "SELECT querycache_wrap('again', 'SELECT pg_sleep(0.5) IS NOT NULL AS sl
 finish($_) for @clients;
 is(stats(), '4|1|3|0', 'later flights still work');
 
+# A fill that runs but cannot store its result (here: too large) does not
+# make the others queue: they run the query side by side.
+$node->safe_psql('postgres', 'SELECT querycache_stats_reset()');
+$slow = "SET querycache.max_entry_size = '1kB'; "
+  . "SELECT length(querycache_wrap('big', 'SELECT pg_sleep(1) IS NOT NULL AS s, repeat(''x'', 5000) AS r')::text)";
+$t0 = time;
+@clients = map { start_wrap($slow) } 1 .. 4;
+@results = map { (finish($_))[0] } @clients;
+is_deeply(\@results, [ ('5022') x 4 ], 'all four got the uncacheable result');
+cmp_ok(time - $t0, '<', 3.5, 'they did not run one after another');
+is(stats(), '4|4|0|0', 'four fills, none coalesced');
+
 # querycache.lock_timeout bounds the wait; then the waiter runs the query uncached.
 $node->safe_psql('postgres', 'SELECT querycache_stats_reset()');
 $q = "SELECT querycache_wrap('timeout', 'SELECT pg_sleep(3) IS NOT NULL AS slept, 3 AS v')";
