@@ -11,10 +11,10 @@
  * targets sharing a slot only cause extra invalidations, never stale reads,
  * so the footprint is fixed whatever the number of relations.
  *
- * Locking: none.  Every counter is a pg_atomic_uint64 that only grows, and
- * every bump is a pg_atomic_fetch_add_u64, which is a full barrier.
- *
- * The protocol (the argument is in ../shared/notes/freshness.md terms):
+ * Locking: none.  Every generation is a pg_atomic_uint64 that only grows,
+ * every bump is a pg_atomic_fetch_add_u64, which is a full barrier, and the
+ * in-flight counts are pg_atomic_uint32 raised and lowered the same way.
+ * The order of those operations is the whole protocol:
  *
  * Writer.  A transaction records what it wrote as pending (backend-local,
  * in fixed arrays: recording never allocates and bumping cannot fail).  At
@@ -27,7 +27,9 @@
  *
  * Filler.  Before its snapshot, a fill reads the global epoch, the database
  * epoch and the database write counter (qc_fence_begin).  It runs the query
- * with a snapshot taken after that, learning the relations it read.  It
+ * with a snapshot taken after that (GetLatestSnapshot, READ COMMITTED only:
+ * REPEATABLE READ and SERIALIZABLE keep an older snapshot, so they never
+ * fill), learning the relations it read.  It
  * then reads each relation's slot, and last re-reads the fence
  * (qc_fence_holds).  It stores the entry only if the fence did not move.
  *
