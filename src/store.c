@@ -50,23 +50,27 @@
 #define QC_INVALID		PG_UINT32_MAX
 #define QC_USAGE_MAX	3
 
+/*
+ * An entry slot.  What a chain walk and a hit read comes first, so that a
+ * lookup touches as few cache lines as it can; the inline key comes last.
+ */
 typedef struct QcEntry
 {
-	QcKey		key;
 	uint32		hashcode;
 	uint32		next;			/* bucket chain or entry free list */
 	bool		in_use;			/* linked in a bucket chain */
-	uint64		stamp;			/* unique per linking, to re-find an entry */
-	uint64		query_hash;
-	TimestampTz created_at;
-	TimestampTz expires_at;
 	uint32		nbytes;
 	uint32		first_block;
 	uint32		nblocks;
-	QcGens		gens;
+	uint64		query_hash;
+	TimestampTz expires_at;
 	pg_atomic_uint32 usage;		/* CLOCK reference count */
 	pg_atomic_uint64 hits;
 	pg_atomic_uint64 last_hit;	/* TimestampTz */
+	uint64		stamp;			/* unique per linking, to re-find an entry */
+	TimestampTz created_at;
+	QcGens		gens;
+	QcKey		key;
 } QcEntry;
 
 typedef struct QcStore
