@@ -45,6 +45,16 @@ SET ROLE qc_reader;
 SELECT querycache_wrap('p:group', 'SELECT secret FROM priv_t');
 RESET ROLE;
 
+-- ALTER ROLE is cluster-wide: it invalidates every database's entries.
+GRANT qc_group TO qc_reader;
+SET ROLE qc_reader;
+SELECT querycache_wrap('p:role', 'SELECT secret FROM priv_t');
+RESET ROLE;
+SELECT valid FROM querycache_entries WHERE key = 'p:role';
+ALTER ROLE qc_group NOINHERIT;
+SELECT valid FROM querycache_entries WHERE key = 'p:role';
+REVOKE qc_group FROM qc_reader;
+
 -- Row-level security: the result depends on policies, so it is not cached...
 CREATE TABLE rls_t (owner name, v text);
 INSERT INTO rls_t VALUES ('qc_reader', 'mine'), ('someone', 'theirs');
