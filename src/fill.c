@@ -17,8 +17,8 @@
  * bound with their own type.
  *
  * Plans are prepared once per backend and per (query text, argument types)
- * and kept in PlanCacheContext; SPI revalidates them after DDL.  All state
- * is backend-local; no locks.
+ * and kept (SPI_keepplan) in a backend-local hash of at most QC_MAX_PLANS;
+ * SPI revalidates them after DDL.  All state is backend-local; no locks.
  *
  *-------------------------------------------------------------------------
  */
@@ -61,8 +61,35 @@ typedef struct QcInfer
 	int			ntypes;
 } QcInfer;
 
+/* Plans kept per backend; past this, all are dropped and prepared anew. */
+#define QC_MAX_PLANS	256
+
 static HTAB *qc_plans = NULL;
 static MemoryContext qc_plan_cxt = NULL;
+
+static void
+qc_plan_free(QcPlan *p)
+{
+	SPI_freeplan(p->plan);
+	pfree(p->query);
+	pfree(p->given);
+	pfree(p->types);
+}
+
+/* Free every kept plan, so that distinct query texts cannot grow a backend. */
+static void
+qc_plans_reset(void)
+{
+	HASH_SEQ_STATUS status;
+	QcPlan	   *p;
+
+	hash_seq_init(&status, qc_plans);
+	while ((p = hash_seq_search(&status)) != NULL)
+	{
+		qc_plan_free(p);
+		hash_search(qc_plans, &p->hash, HASH_REMOVE, NULL);
+	}
+}
 
 static inline bool
 qc_infers_type(Oid type)
@@ -354,13 +381,9 @@ qc_get_plan(const char *query, int nargs, Oid *given)
 
 	SPI_keepplan(plan);
 	if (p != NULL)
-	{
-		/* hash collision with another text: replace it */
-		SPI_freeplan(p->plan);
-		pfree(p->query);
-		pfree(p->given);
-		pfree(p->types);
-	}
+		qc_plan_free(p);		/* hash collision with another text */
+	else if (hash_get_num_entries(qc_plans) >= QC_MAX_PLANS)
+		qc_plans_reset();
 	p = hash_search(qc_plans, &hash, HASH_ENTER, &found);
 	p->query = MemoryContextStrdup(qc_plan_cxt, query);
 	p->nargs = nargs;
