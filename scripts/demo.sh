@@ -56,6 +56,12 @@ SELECT querycache_wrap('agents:list:userId=1', :'q', interval '2 minutes', 1::bi
 \echo
 \echo === Second call: a hit, served from shared memory ===
 SELECT querycache_wrap('agents:list:userId=1', :'q', interval '2 minutes', 1::bigint);
+\echo
+\echo === Any committed write invalidates, whoever makes it (here: psql, not the app) ===
+UPDATE agents SET status = 'offline' WHERE id = 1;
+\echo
+\echo === Third call: a miss again, and agent 1 is offline in the result ===
+SELECT querycache_wrap('agents:list:userId=1', :'q', interval '2 minutes', 1::bigint) -> 0 ->> 'status' AS agent_1_status;
 \timing off
 \echo
 \echo === SELECT * FROM querycache_stats ===
