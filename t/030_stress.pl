@@ -10,6 +10,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use QcPgbench;
 
 my $seconds = $ENV{QC_STRESS_SECONDS} || 20;
 
@@ -27,9 +30,9 @@ INSERT INTO qc_stress VALUES (1, 0), (2, 0);
 CREATE VIEW qc_stress_view AS SELECT v FROM qc_stress WHERE id = 1;
 });
 
-my $dir = $node->basedir;
-my %scripts = (
-	'reader.sql' => q{
+my ($ok, $out, $err) = run_pgbench(
+	$node, $seconds,
+	[ 'reader.sql', 10, q{
 SELECT v AS floor FROM qc_stress WHERE id = 1 \gset
 SELECT (querycache_wrap('stress:v', 'SELECT v FROM qc_stress WHERE id = 1')->0->>'v')::bigint AS w \gset
 SELECT CASE WHEN :w >= :floor THEN 1 ELSE 1 / 0 END AS wrap_is_fresh;
@@ -39,37 +42,20 @@ SELECT CASE WHEN :g >= :floor2 THEN 1 ELSE 1 / 0 END AS get_is_fresh;
 SELECT v AS floor3 FROM qc_stress WHERE id = 1 \gset
 SELECT (querycache_wrap('stress:view', 'SELECT v FROM qc_stress_view')->0->>'v')::bigint AS wv \gset
 SELECT CASE WHEN :wv >= :floor3 THEN 1 ELSE 1 / 0 END AS view_is_fresh;
-},
-	'writer.sql' => q{
+} ],
+	[ 'writer.sql', 3, q{
 UPDATE qc_stress SET v = v + 1 WHERE id = 1;
-},
-	'other_writer.sql' => q{
+} ],
+	[ 'other_writer.sql', 2, q{
 UPDATE qc_stress SET v = v + 1 WHERE id = 2;
-},
-	'rollback.sql' => q{
+} ],
+	[ 'rollback.sql', 1, q{
 BEGIN;
 UPDATE qc_stress SET v = -v - 1 WHERE id = 1;
 SELECT (querycache_wrap('stress:v', 'SELECT v FROM qc_stress WHERE id = 1')->0->>'v')::bigint AS own \gset
 SELECT CASE WHEN :own < 0 THEN 1 ELSE 1 / 0 END AS sees_own_write;
 ROLLBACK;
-},);
-my @files;
-while (my ($name, $body) = each %scripts)
-{
-	open(my $fh, '>', "$dir/$name") or die;
-	print $fh $body;
-	close($fh);
-}
-
-my ($out, $err) = ('', '');
-my $ok = IPC::Run::run(
-	[
-		'pgbench', '-n', '-c', '8', '-j', '2', '-T', $seconds,
-		'-f', "$dir/reader.sql\@10", '-f', "$dir/writer.sql\@3",
-		'-f', "$dir/other_writer.sql\@2", '-f', "$dir/rollback.sql\@1",
-		'-h', $node->host, '-p', $node->port, 'postgres'
-	],
-	'>', \$out, '2>', \$err);
+} ]);
 note($out);
 ok($ok, 'pgbench ran to the end') or diag($err);
 unlike($err, qr/aborted|division by zero/, 'no read returned data older than a visible commit');

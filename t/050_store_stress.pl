@@ -7,6 +7,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use QcPgbench;
 
 my $seconds = $ENV{QC_STRESS_SECONDS} || 10;
 
@@ -22,40 +25,24 @@ querycache.sweep_interval = '1s'
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION querycache');
 
-my $dir = $node->basedir;
-my %scripts = (
-	'fill_hit.sql' => q{
+my ($ok, $out, $err) = run_pgbench(
+	$node, $seconds,
+	[ 'fill_hit.sql', 20, q{
 \set k random(1, 5000)
 SELECT (querycache_wrap('s:' || :k, 'SELECT $1::int AS k, repeat(''x'', ($1 * 37) % 20000) AS pad', interval '2 seconds', :k)->0->>'k')::int AS got \gset
 SELECT CASE WHEN :got = :k THEN 1 ELSE 1 / 0 END AS right_value;
 SELECT coalesce((querycache_get('s:' || :k)->0->>'k')::int, :k) AS got2 \gset
 SELECT CASE WHEN :got2 = :k THEN 1 ELSE 1 / 0 END AS right_value_get;
-},
-	'clear.sql' => q{
+} ],
+	[ 'clear.sql', 1, q{
 \set d random(1, 9)
 SELECT querycache_clear_pattern('^s:' || :d || '[0-9]?$');
-},
-	'bounds.sql' => q{
+} ],
+	[ 'bounds.sql', 2, q{
 SELECT CASE WHEN entries <= max_entries AND memory_bytes <= max_memory_bytes
 			THEN 1 ELSE 1 / (0 * random())::int END	-- volatile: not folded at plan time
   FROM querycache_stats;
-},);
-while (my ($name, $body) = each %scripts)
-{
-	open(my $fh, '>', "$dir/$name") or die;
-	print $fh $body;
-	close($fh);
-}
-
-my ($out, $err) = ('', '');
-my $ok = IPC::Run::run(
-	[
-		'pgbench', '-n', '-c', '8', '-j', '2', '-T', $seconds,
-		'-f', "$dir/fill_hit.sql\@20", '-f', "$dir/clear.sql\@1",
-		'-f', "$dir/bounds.sql\@2",
-		'-h', $node->host, '-p', $node->port, 'postgres'
-	],
-	'>', \$out, '2>', \$err);
+} ]);
 note($out);
 ok($ok, 'pgbench ran to the end') or diag($err);
 unlike($err, qr/aborted|division by zero/, 'every value matched its key, bounds held');
