@@ -195,7 +195,7 @@ qc_rules_add_deps(QcGens *gens, const char *key, int keylen)
 }
 
 /* TTL of the longest querycache_ttl pattern matching key, else the default. */
-int64
+static int64
 qc_ttl_for_key(const char *key, int keylen)
 {
 	qc_patterns_load(&qc_ttls);

@@ -218,9 +218,8 @@ extern void qc_track_begin(void);
 extern List *qc_track_end(bool *trackable);
 extern bool qc_tracking(void);
 
-/* ---- rules and TTLs from the config tables (api.c) ---- */
+/* ---- rules from the config table (api.c) ---- */
 extern void qc_rules_add_deps(QcGens *gens, const char *key, int keylen);
-extern int64 qc_ttl_for_key(const char *key, int keylen);
 
 /* ---- sweeper (sweeper.c) ---- */
 extern void qc_sweeper_init(void);
