@@ -388,6 +388,21 @@ qc_pending_publish(void)
 		pg_atomic_fetch_add_u64(&qc_gens->slots[pending_slots[i]], 1);
 }
 
+/*
+ * Raise the in-flight counts and bump, as PRE_COMMIT does.  Also called
+ * before COMMIT PREPARED, whose rows become visible before this
+ * transaction's PRE_COMMIT; the end of the transaction lowers them.
+ */
+void
+qc_pending_publish_early(void)
+{
+	if (qc_gens == NULL || !pending_writes)
+		return;
+	if (!inflight_held)
+		qc_pending_inflight(1);
+	qc_pending_publish();
+}
+
 static void
 qc_pending_reset(void)
 {
@@ -407,8 +422,7 @@ qc_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 			/* before visibility: old entries stop being served at once */
-			qc_pending_inflight(1);
-			qc_pending_publish();
+			qc_pending_publish_early();
 			break;
 		case XACT_EVENT_COMMIT:
 			/* after visibility: closes the window for fills that raced us */

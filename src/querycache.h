@@ -99,6 +99,7 @@ extern bool qc_gens_touch_pending(const QcGens *gens);
 extern void qc_pending_add_rel(Oid relid);
 extern void qc_pending_add_epoch(void);
 extern void qc_pending_add_global(void);
+extern void qc_pending_publish_early(void);
 extern bool qc_pending_any(void);
 extern void qc_gen_bump_rel_now(Oid relid);
 extern uint64 qc_gen_rel_value(Oid relid);

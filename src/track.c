@@ -17,8 +17,9 @@
  * way.  Every other utility statement that can change what a query returns
  * or who may read it (DDL, GRANT, REVOKE, policies, ...) bumps the
  * database's epoch at commit; role changes bump the global epoch.
- * COMMIT PREPARED bumps the epoch after the prepared transaction became
- * visible, since the backend that wrote the rows is gone by then.
+ * COMMIT PREPARED bumps the epoch around the moment the prepared
+ * transaction becomes visible, since the backend that wrote the rows is
+ * gone by then.
  *
  * All state here is backend-local; no locks.
  *
@@ -220,9 +221,7 @@ qc_track_utility(Node *stmt)
 			break;
 
 		case T_TransactionStmt:
-			if (((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED)
-				qc_pending_add_epoch();
-			break;
+			break;				/* COMMIT PREPARED: see qc_ProcessUtility */
 
 		case T_CopyStmt:
 			{
@@ -291,6 +290,19 @@ qc_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *stmt = pstmt->utilityStmt;
+
+	/*
+	 * COMMIT PREPARED makes the prepared rows visible inside the statement,
+	 * and the backend that wrote them is gone: bump the epoch before, with
+	 * the slot in flight, and again when this transaction ends.
+	 */
+	if (IsA(stmt, TransactionStmt) &&
+		((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED &&
+		!IsParallelWorker())
+	{
+		qc_pending_add_epoch();
+		qc_pending_publish_early();
+	}
 
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
