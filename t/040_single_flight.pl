@@ -116,6 +116,25 @@ is_deeply(\@results, [ ('5022') x 4 ], 'all four got the uncacheable result');
 cmp_ok(time - $t0, '<', 3.5, 'they did not run one after another');
 is(stats(), '4|4|0|0', 'four fills, none coalesced');
 
+# A transaction that wrote a dependency does not wait for (or take) another
+# backend's fill: it runs the query itself and sees its own write.  The
+# filler sleeps inside its query, by a setting only its session has.
+$node->safe_psql('postgres', 'CREATE TABLE fl_t (v int); INSERT INTO fl_t VALUES (1)');
+$node->safe_psql('postgres', 'SELECT querycache_stats_reset()');
+my $own_q = "SELECT querycache_wrap('own', 'SELECT v FROM fl_t "
+  . "WHERE pg_sleep(current_setting(''qc_test.delay'')::float) IS NOT NULL')";
+my $filler = start_wrap("SET qc_test.delay = '3'; $own_q");
+$node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'});
+$t0 = time;
+my $writer = start_wrap("SET qc_test.delay = '0'; BEGIN; UPDATE fl_t SET v = 2; $own_q; ROLLBACK;");
+my ($wout) = finish($writer);
+is($wout, '[{"v": 2}]', 'the writer sees its own write');
+cmp_ok(time - $t0, '<', 2, 'without waiting for the other backend filling the same entry');
+my ($fout) = finish($filler);
+is($fout, '[{"v": 1}]', 'the filler returns the committed value');
+is((split /\|/, stats())[2], '0', 'nothing was coalesced');
+
 # querycache.lock_timeout bounds the wait; then the waiter runs the query uncached.
 $node->safe_psql('postgres', 'SELECT querycache_stats_reset()');
 $q = "SELECT querycache_wrap('timeout', 'SELECT pg_sleep(3) IS NOT NULL AS slept, 3 AS v')";
