@@ -330,8 +330,7 @@ Datum
 querycache_wrap(PG_FUNCTION_ARGS)
 {
 	text	   *keytext;
-	text	   *querytext;
-	char	   *query;
+	text	   *query;
 	int64		ttl;
 	int			nargs;
 	Oid		   *types;
@@ -354,8 +353,7 @@ querycache_wrap(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("querycache_wrap query must not be null")));
-	querytext = PG_GETARG_TEXT_PP(1);
-	query = text_to_cstring(querytext);
+	query = PG_GETARG_TEXT_PP(1);
 	ttl = qc_arg_ttl(fcinfo, 2);
 	nargs = qc_collect_params(fcinfo, 3, &types, &values, &nulls);
 	qc_make_key(&k, keytext);
@@ -371,7 +369,7 @@ querycache_wrap(PG_FUNCTION_ARGS)
 									   NULL, 0, false, NULL, NULL));
 	}
 
-	qh = qc_query_hash(querytext, nargs, types, values, nulls);
+	qh = qc_query_hash(query, nargs, types, values, nulls);
 	for (;;)
 	{
 		result = qc_store_lookup(&k, qh, true, &status);

@@ -430,7 +430,7 @@ qc_bind(QcPlan *p, Datum *args, bool *argnulls, Datum *values, char *nulls)
  * runs with the caller's snapshot and nothing is tracked.
  */
 Jsonb *
-qc_run_query(const char *query, int nargs, Oid *argtypes, Datum *args,
+qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 			 bool *argnulls, const char *key, int keylen, bool for_cache,
 			 QcGens *gens, bool *cacheable)
 {
@@ -444,7 +444,7 @@ qc_run_query(const char *query, int nargs, Oid *argtypes, Datum *args,
 	Datum		d;
 
 	SPI_connect();
-	p = qc_get_plan(query, nargs, argtypes);
+	p = qc_get_plan(text_to_cstring(query), nargs, argtypes);
 	values = palloc(sizeof(Datum) * Max(nargs, 1));
 	nulls = palloc(sizeof(char) * Max(nargs, 1));
 	qc_bind(p, args, argnulls, values, nulls);

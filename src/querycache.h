@@ -182,7 +182,7 @@ extern int64 qc_store_max_memory(void);
 extern QcEntryInfo *qc_store_snapshot(int *count);
 
 /* ---- fill (fill.c) ---- */
-extern Jsonb *qc_run_query(const char *query, int nargs, Oid *argtypes,
+extern Jsonb *qc_run_query(text *query, int nargs, Oid *argtypes,
 						   Datum *args, bool *argnulls, const char *key,
 						   int keylen, bool for_cache, QcGens *gens,
 						   bool *cacheable);
