@@ -8,6 +8,7 @@ OBJS = \
 	src/api.o \
 	src/fill.o \
 	src/flight.o \
+	src/output.o \
 	src/track.o \
 	src/trigger.o \
 	src/sweeper.o \
@@ -16,8 +17,8 @@ OBJS = \
 DATA = querycache--1.0.sql
 PGFILEDESC = "querycache - shared-memory query result cache"
 
-REGRESS = api errors identity ttl eviction invalidation deps privileges migration
-REGRESS_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache
+REGRESS = api errors identity ttl eviction invalidation deps privileges migration output
+REGRESS_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache --encoding=UTF8
 ISOLATION = iso_commit iso_rollback iso_own_writes iso_repeatable_read iso_fill_race iso_truncate iso_replica
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache
 TAP_TESTS = 1

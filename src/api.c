@@ -311,8 +311,18 @@ static bool
 qc_store_result(const QcKey *k, uint64 query_hash, int64 ttl_usecs,
 				const QcGens *gens, Jsonb *value)
 {
-	if (VARSIZE(value) > (Size) qc_max_entry_size ||
-		!qc_store_insert(k, query_hash, qc_expiry(ttl_usecs, k), gens, value))
+	char	   *valtext;
+	bool		stored = false;
+
+	if (VARSIZE(value) <= (Size) qc_max_entry_size)
+	{
+		/* what jsonb_out prints, sent as is on hits (output.c) */
+		valtext = JsonbToCString(NULL, &value->root, VARSIZE(value));
+		stored = qc_store_insert(k, query_hash, qc_expiry(ttl_usecs, k), gens,
+								 value, valtext, strlen(valtext));
+		pfree(valtext);
+	}
+	if (!stored)
 	{
 		pg_atomic_fetch_add_u64(&qc_counters()->too_large, 1);
 		ereport(DEBUG1,
@@ -346,8 +356,11 @@ querycache_wrap(PG_FUNCTION_ARGS)
 	bool		waited = false;
 	QcFlightResult flight;
 	QcCounters *c;
+	char	   *valtext;
+	uint32		textlen;
 
 	qc_require_loaded();
+	qc_output_clear();
 	keytext = qc_arg_key(fcinfo, 0);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -372,11 +385,12 @@ querycache_wrap(PG_FUNCTION_ARGS)
 	qh = qc_query_hash(query, nargs, types, values, nulls);
 	for (;;)
 	{
-		result = qc_store_lookup(&k, qh, true, &status);
+		result = qc_store_lookup(&k, qh, true, &status, &valtext, &textlen);
 		if (status == QC_HIT)
 		{
 			pg_atomic_fetch_add_u64(waited ? &c->coalesced : &c->hits, 1);
 			ereport(DEBUG1, (errmsg_internal("querycache hit: %s", k.key)));
+			qc_output_offer(fcinfo, result, valtext, textlen);
 			PG_RETURN_JSONB_P(result);
 		}
 		if (status == QC_OWN_WRITES)
@@ -428,8 +442,11 @@ querycache_get(PG_FUNCTION_ARGS)
 	QcKey		k;
 	Jsonb	   *result;
 	QcLookupStatus status;
+	char	   *valtext;
+	uint32		textlen;
 
 	qc_require_loaded();
+	qc_output_clear();
 	qc_make_key(&k, qc_arg_key(fcinfo, 0));
 	if (!qc_enabled)
 		PG_RETURN_NULL();
@@ -438,11 +455,12 @@ querycache_get(PG_FUNCTION_ARGS)
 		pg_atomic_fetch_add_u64(&qc_counters()->bypasses, 1);
 		PG_RETURN_NULL();
 	}
-	result = qc_store_lookup(&k, 0, false, &status);
+	result = qc_store_lookup(&k, 0, false, &status, &valtext, &textlen);
 	if (status == QC_HIT)
 	{
 		pg_atomic_fetch_add_u64(&qc_counters()->hits, 1);
 		ereport(DEBUG1, (errmsg_internal("querycache hit: %s", k.key)));
+		qc_output_offer(fcinfo, result, valtext, textlen);
 		PG_RETURN_JSONB_P(result);
 	}
 	pg_atomic_fetch_add_u64(status == QC_OWN_WRITES ? &qc_counters()->bypasses

@@ -150,5 +150,6 @@ _PG_init(void)
 	qc_gen_init();
 	qc_flight_init();
 	qc_track_init();
+	qc_output_init();
 	qc_sweeper_init();
 }

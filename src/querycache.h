@@ -13,6 +13,7 @@
  *		fill.c			running a wrapped query through SPI, plan cache
  *		flight.c		single-flight misses (one fill, the others wait)
  *		api.c			SQL-callable cache functions
+ *		output.c		sending a hit to the client as its stored text
  *		trigger.c		the statement-level invalidation trigger
  *		sweeper.c		background worker reclaiming dead entries
  *		stats.c			querycache_stats() and querycache_entries()
@@ -23,6 +24,7 @@
 #define QUERYCACHE_H
 
 #include "datatype/timestamp.h"
+#include "fmgr.h"
 #include "nodes/pg_list.h"
 #include "port/atomics.h"
 #include "storage/lwlock.h"
@@ -171,9 +173,10 @@ extern bool qc_store_ready(void);
 extern QcCounters *qc_counters(void);
 extern void qc_make_key(QcKey *k, text *keytext);
 extern Jsonb *qc_store_lookup(const QcKey *k, uint64 query_hash, bool match_query,
-							  QcLookupStatus *status);
+							  QcLookupStatus *status, char **text, uint32 *textlen);
 extern bool qc_store_insert(const QcKey *k, uint64 query_hash, TimestampTz expires_at,
-							const QcGens *gens, const Jsonb *value);
+							const QcGens *gens, const Jsonb *value,
+							const char *text, uint32 textlen);
 extern bool qc_store_delete(const QcKey *k);
 extern int64 qc_store_clear(Oid dbid, Oid roleid, text *pattern, Oid collation);
 extern int	qc_store_sweep(void);
@@ -218,6 +221,12 @@ extern void qc_track_init(void);
 extern void qc_track_begin(void);
 extern List *qc_track_end(bool *trackable);
 extern bool qc_tracking(void);
+
+/* ---- output (output.c) ---- */
+extern void qc_output_init(void);
+extern void qc_output_clear(void);
+extern void qc_output_offer(FunctionCallInfo fcinfo, const Jsonb *value,
+							const char *text, uint32 len);
 
 /* ---- rules from the config table (api.c) ---- */
 extern void qc_rules_add_deps(QcGens *gens, const char *key, int keylen);

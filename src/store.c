@@ -14,6 +14,8 @@
  * A value is stored in a chain of fixed-size blocks, so any free blocks
  * serve any entry and churn cannot fragment the memory: an entry of
  * max_entry_size fits whenever that many bytes are free or evictable.
+ * The chain holds the jsonb value followed by its text form (what jsonb_out
+ * prints), so that a hit sent to a client skips jsonb_out (see output.c).
  *
  * Locking rules:
  * - Bucket b belongs to partition b % QC_NUM_PARTITIONS (nbuckets is a
@@ -59,7 +61,8 @@ typedef struct QcEntry
 	uint32		hashcode;
 	uint32		next;			/* bucket chain or entry free list */
 	bool		in_use;			/* linked in a bucket chain */
-	uint32		nbytes;
+	uint32		nbytes;			/* jsonb value, then ntext bytes of text */
+	uint32		ntext;
 	uint32		first_block;
 	uint32		nblocks;
 	uint64		query_hash;
@@ -427,9 +430,14 @@ qc_reserve(uint32 nblocks, uint32 *idx_out)
 	}
 }
 
+/*
+ * Look up an entry.  On a hit, returns a palloc'd copy of the value and,
+ * in *text and *textlen, its text form, which follows the value in the same
+ * allocation and is NUL-terminated.
+ */
 Jsonb *
 qc_store_lookup(const QcKey *k, uint64 query_hash, bool match_query,
-				QcLookupStatus *status)
+				QcLookupStatus *status, char **text, uint32 *textlen)
 {
 	uint32		hashcode = qc_key_hash(k);
 	LWLock	   *lock = PartitionLock(hashcode);
@@ -458,11 +466,11 @@ qc_store_lookup(const QcKey *k, uint64 query_hash, bool match_query,
 	else
 	{
 		uint32		b = e->first_block;
-		uint32		left = e->nbytes;
+		uint32		left = e->nbytes + e->ntext;
 		char	   *dst;
 
 		/* palloc may fail here; the lock is released by error cleanup */
-		result = dst = palloc(e->nbytes);
+		result = dst = palloc(left + 1);
 		while (left > 0)
 		{
 			uint32		n = Min(left, QC_BLOCK_SIZE);
@@ -472,6 +480,9 @@ qc_store_lookup(const QcKey *k, uint64 query_hash, bool match_query,
 			left -= n;
 			b = qc_block_next[b];
 		}
+		*dst = '\0';
+		*text = result + e->nbytes;
+		*textlen = e->ntext;
 		if (pg_atomic_read_u32(&e->usage) < QC_USAGE_MAX)
 			pg_atomic_fetch_add_u32(&e->usage, 1);
 		pg_atomic_fetch_add_u64(&e->hits, 1);
@@ -482,20 +493,21 @@ qc_store_lookup(const QcKey *k, uint64 query_hash, bool match_query,
 	return (Jsonb *) result;
 }
 
+/* Store value and its text form (textlen bytes, jsonb_out's output). */
 bool
 qc_store_insert(const QcKey *k, uint64 query_hash, TimestampTz expires_at,
-				const QcGens *gens, const Jsonb *value)
+				const QcGens *gens, const Jsonb *value, const char *text,
+				uint32 textlen)
 {
 	uint32		nbytes = VARSIZE(value);
-	uint32		nblocks = (nbytes + QC_BLOCK_SIZE - 1) / QC_BLOCK_SIZE;
+	uint32		nblocks = (nbytes + textlen + QC_BLOCK_SIZE - 1) / QC_BLOCK_SIZE;
 	uint32		hashcode = qc_key_hash(k);
 	LWLock	   *lock = PartitionLock(hashcode);
 	uint32		idx;
 	uint32		old;
 	QcEntry    *e;
 	uint32		b;
-	const char *src = (const char *) value;
-	uint32		left = nbytes;
+	uint32		off = 0;
 	QcRemoveReason reason = QC_RM_DELETED;
 
 	if (!qc_reserve(nblocks, &idx))
@@ -503,13 +515,28 @@ qc_store_insert(const QcKey *k, uint64 query_hash, TimestampTz expires_at,
 
 	/* The slot and its blocks are private until linked: fill them. */
 	e = &qc_entries[idx];
-	for (b = e->first_block; left > 0; b = qc_block_next[b])
+	for (b = e->first_block; off < nbytes + textlen; b = qc_block_next[b])
 	{
-		uint32		n = Min(left, QC_BLOCK_SIZE);
+		char	   *dst = BlockData(b);
+		uint32		room = QC_BLOCK_SIZE;
 
-		memcpy(BlockData(b), src, n);
-		src += n;
-		left -= n;
+		/* the value, then the text, packed across block boundaries */
+		if (off < nbytes)
+		{
+			uint32		n = Min(room, nbytes - off);
+
+			memcpy(dst, (const char *) value + off, n);
+			dst += n;
+			room -= n;
+			off += n;
+		}
+		if (off >= nbytes && room > 0)
+		{
+			uint32		n = Min(room, nbytes + textlen - off);
+
+			memcpy(dst, text + (off - nbytes), n);
+			off += n;
+		}
 	}
 	e->key = *k;
 	e->hashcode = hashcode;
@@ -518,6 +545,7 @@ qc_store_insert(const QcKey *k, uint64 query_hash, TimestampTz expires_at,
 	e->created_at = GetCurrentTimestamp();
 	e->expires_at = expires_at;
 	e->nbytes = nbytes;
+	e->ntext = textlen;
 	e->gens = *gens;
 	pg_atomic_write_u32(&e->usage, 1);
 	pg_atomic_write_u64(&e->hits, 0);

@@ -236,6 +236,32 @@ test('GET /api/contacts is cached the same way', async () => {
   assert.equal(after.json.at(-1).name, 'Late Contact');
 });
 
+// Hits sent to a text-format client skip jsonb_out (querycache's output.c);
+// a client asking for binary results must still get jsonb's binary form: a
+// version byte 1, then the text.
+test('a hit is sent in the result format the client asked for', async () => {
+  const raw = { getTypeParser: () => (value) => value };
+  const sql = "SELECT querycache_wrap('node:format:' || $1, 'SELECT 1 AS one, ''naïve'' AS s')";
+  const key = String(process.pid);
+  await db.query({ text: sql, values: [key], types: raw }); // the fill
+  const s0 = await stats();
+  const asText = await db.query({ text: sql, values: [key], types: raw });
+  const asBinary = await db.query({ text: sql, values: [key], types: raw, binary: true });
+  // and a binary cursor, fetched with the simple protocol
+  await db.query('BEGIN');
+  await db.query(`DECLARE node_format BINARY CURSOR FOR
+    SELECT querycache_wrap('node:format:${key}', 'SELECT 1 AS one, ''naïve'' AS s')`);
+  const fetched = await db.query({ text: 'FETCH node_format', types: raw });
+  await db.query('COMMIT');
+  const s1 = await stats();
+  assert.equal(s1.hits - s0.hits, 3);
+  assert.equal(asText.rows[0].querycache_wrap, '[{"s": "naïve", "one": 1}]');
+  assert.deepEqual(fetched.rows[0].querycache_wrap,
+    Buffer.concat([Buffer.from([1]), Buffer.from('[{"s": "naïve", "one": 1}]')]));
+  assert.deepEqual(asBinary.rows[0].querycache_wrap,
+    Buffer.concat([Buffer.from([1]), Buffer.from('[{"s": "naïve", "one": 1}]')]));
+});
+
 test('GET /api/cache/stats returns querycache_stats', async () => {
   const res = await api('/api/cache/stats');
   assert.equal(res.status, 200);
