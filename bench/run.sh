@@ -4,16 +4,16 @@
 # the pgbench scripts of bench/, alternating competitors over rounds; prints a
 # table of figures and ratios, also saved to bench/results/<date-time>.txt.
 # Usage (as root): bash bench/run.sh [--quick] [-T seconds] [--rounds N]
-#   --quick   3 s per pgbench run (smoke test); default 10 s.
+#   --quick   one round of 3 s runs (smoke test); default 5 rounds of 6 s.
 #   QC_INSTALLED=1 skips the build and uses the installed querycache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pg_env.sh
 
-T=10 ROUNDS=3 QUICK=
+T=6 ROUNDS=5 QUICK=
 while (($#)); do
 	case $1 in
-	--quick) T=3 QUICK=-quick ;;
+	--quick) T=3 ROUNDS=1 QUICK=-quick ;;
 	-T) T=$2; shift ;;
 	--rounds) ROUNDS=$2; shift ;;
 	*) echo "usage: bash bench/run.sh [--quick] [-T seconds] [--rounds N]" >&2; exit 2 ;;
@@ -53,7 +53,32 @@ warm() {
 	pgbench -n -h 127.0.0.1 -p "${PORT:-$PGPORT}" -c 1 -t 1 -M simple -f "$script" "${DEFS[@]}" "${@:2}" >/dev/null 2>&1 ||
 		die "warming $1 failed"
 }
-mean() { awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.0f", s / NF }' <<<"${TPS[$1]}"; }
+# pair: one head-to-head run, querycache hits and pgpool-II hits at the same
+# time (2 clients each), so both see the same machine; records both TPS and
+# their ratio for this round in TPS[h2h_ratio].
+pair() {
+	local qc pool tmp=$QC_PGDIR/pair
+	pgbench -n -h 127.0.0.1 -p "$PGPORT" -c 2 -j 1 -M simple -T "$T" \
+		-f bench/agents_hit.sql "${DEFS[@]}" >"$tmp.qc" 2>&1 &
+	pgbench -n -h 127.0.0.1 -p "$POOL_PORT" -c 2 -j 1 -M simple -T "$T" \
+		-f bench/agents_raw.sql "${DEFS[@]}" >"$tmp.pool" 2>&1 || true
+	wait $! || true
+	qc=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$tmp.qc")
+	pool=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$tmp.pool")
+	[[ -n $qc && -n $pool ]] || { cat "$tmp.qc" "$tmp.pool"; die "head-to-head pgbench run failed"; }
+	# pgpool's cache-hit check below covers these transactions too
+	NTX[pgpool]=$((NTX[pgpool] + $(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$tmp.pool")))
+	TPS[h2h_qc]+="$qc " TPS[h2h_pool]+="$pool "
+	TPS[h2h_ratio]+="$(awk -v a="$qc" -v b="$pool" 'BEGIN { printf "%.4f", a / b }') "
+	printf '  round %d  %-34s %10.0f tps, pgpool %.0f tps\n' "$round" "head to head: querycache" "$qc" "$pool"
+}
+
+# median_ratio: the median of the head-to-head rounds' querycache / pgpool ratios.
+median_ratio() { tr ' ' '\n' <<<"${TPS[h2h_ratio]}" | sed '/^$/d' | sort -g |
+	awk '{ v[NR] = $1 } END { printf "%.4f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median LABEL: the median TPS of LABEL's runs (a shared VM has outliers).
+median() { tr ' ' '\n' <<<"${TPS[$1]}" | sed '/^$/d' | sort -g |
+	awk '{ v[NR] = $1 } END { printf "%.0f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # fill_keys N: the cache holds exactly keys bench:1 .. bench:N (tiny values).
 fill_keys() {
@@ -99,7 +124,7 @@ huge_pages = try"
 	echo "querycache:  $(sql -c "SELECT extversion FROM pg_extension WHERE extname = 'querycache'")," \
 		"source $(git -C "$QC_ROOT" describe --always --dirty 2>/dev/null || echo unknown)$([[ ${QC_INSTALLED:-} == 1 ]] && echo ' (not rebuilt: QC_INSTALLED=1)')"
 	echo "settings:    shared_buffers 256MB, querycache.max_entries 120000, querycache.max_memory 512MB, $HUGE"
-	echo "pgbench:     -c 4 -j 2 -M simple -h 127.0.0.1 -T $T, $ROUNDS rounds alternating competitors; figures are means over rounds"
+	echo "pgbench:     -c 4 -j 2 -M simple -h 127.0.0.1 -T $T, $ROUNDS rounds alternating competitors; figures are medians over rounds"
 	echo "seed:        $(sql -c "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND tablename IN ('agents', 'call_campaigns', 'call_queue', 'contacts')") indexes on agents/call_campaigns/call_queue/contacts after CREATE EXTENSION"
 
 	echo
@@ -118,9 +143,11 @@ huge_pages = try"
 		pgb floor select1.sql
 		pgb hit agents_hit.sql
 		pgb result_floor result_floor.sql
+		pgb wire_floor wire_floor.sql
 		pgb get get_agents.sql
 		pgb uncached agents_raw.sql
 		PORT=$POOL_PORT pgb pgpool agents_raw.sql
+		pair
 		pgb payload payload.sql
 		pgb floor_prep select1.sql -M prepared
 		pgb hit_prep "$HIT_INLINE" -M prepared
@@ -255,18 +282,20 @@ row() {
 }
 
 report() {
-	local floor hit rfloor get unc pool payload floorp hitp s100k s100 z1k z100k znc u0 u100k dir miss off
-	floor=$(mean floor) hit=$(mean hit) rfloor=$(mean result_floor) get=$(mean get)
-	unc=$(mean uncached) pool=$(mean pgpool)
-	payload=$(mean payload) floorp=$(mean floor_prep) hitp=$(mean hit_prep)
-	s100k=$(mean scale_100k) s100=$(mean scale_100) z1k=$(mean size_1k) z100k=$(mean size_100k) znc=$(mean size_100k_nocache)
-	u0=$(mean update_0) u100k=$(mean update_100k) dir=$(mean direct) miss=$(mean miss_fill) off=$(mean wrap_off)
+	local floor hit rfloor wfloor get unc pool payload floorp hitp s100k s100 z1k z100k znc u0 u100k dir miss off
+	floor=$(median floor) hit=$(median hit) rfloor=$(median result_floor) wfloor=$(median wire_floor) get=$(median get)
+	unc=$(median uncached) pool=$(median pgpool)
+	payload=$(median payload) floorp=$(median floor_prep) hitp=$(median hit_prep)
+	s100k=$(median scale_100k) s100=$(median scale_100) z1k=$(median size_1k) z100k=$(median size_100k) znc=$(median size_100k_nocache)
+	u0=$(median update_0) u100k=$(median update_100k) dir=$(median direct) miss=$(median miss_fill) off=$(median wrap_off)
 	echo
-	echo "=== Results (TPS: mean of $ROUNDS rounds of $T s, 4 clients) ==="
+	echo "=== Results (TPS: median of $ROUNDS rounds of $T s, 4 clients) ==="
 	printf '%-3s %-40s %14s  %-26s %6s  %-8s %s\n' fig what value ratio "" target met
 	row 1 "SELECT 1 (round-trip floor)" "$floor tps"
 	row 1 "querycache hit, agents list user 1" "$hit tps" "hit / floor" "$(ratio "$hit" "$floor")" ">= 0.95" 0.95
 	row 1 "SELECT repeat('x', <hit's length>)" "$rfloor tps" "hit / result floor" "$(ratio "$hit" "$rfloor")"
+	row 1 "same call text in, same length out" "$wfloor tps" "hit / wire floor" "$(ratio "$hit" "$wfloor")"
+	row 1 "  (no work: the wire floor)" "" "wire floor / floor" "$(ratio "$wfloor" "$floor")"
 	row 1 "same hit by key (querycache_get)" "$get tps" "get / result floor" "$(ratio "$get" "$rfloor")"
 	row 1 "" "" "get / floor" "$(ratio "$get" "$floor")"
 	row 1 "agents list uncached" "$unc tps" "hit / uncached" "$(ratio "$hit" "$unc")"
@@ -275,6 +304,8 @@ report() {
 	row 1 "querycache hit, -M prepared" "$hitp tps" "hit / floor, prepared" "$(ratio "$hitp" "$floorp")" ">= 0.95" 0.95
 	row 2 "pgpool-II cache hit, agents list" "$pool tps" "qc hit / pgpool hit" "$(ratio "$hit" "$pool")" ">= 1" 1
 	row 2 "" "" "pgpool hit / floor" "$(ratio "$pool" "$floor")"
+	row 2 "head to head, 2+2 clients: querycache" "$(median h2h_qc) tps" "median of round ratios" "$(awk '{ printf "%.2f", $1 }' <<<"$(median_ratio)")" ">= 1" 1
+	row 2 "head to head: pgpool-II" "$(median h2h_pool) tps"
 	row 2 "pgpool cache hits / its transactions" "$pool_hits/${NTX[pgpool]}"
 	row 3 "hit, 100k entries (random keys)" "$s100k tps" "100k / 100 entries" "$(ratio "$s100k" "$s100")" ">= 0.9" 0.9
 	row 3 "hit, 100 entries (random keys)" "$s100 tps"

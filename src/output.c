@@ -22,9 +22,10 @@
  *
  * The function always returns the real jsonb value, so whatever else looks
  * at the row sees a correct datum, and the text sent is jsonb_out of those
- * very bytes.  The result format comes from ActivePortal: for a FETCH or an
- * SQL EXECUTE it is another portal than the one printed from, and those
- * portals have no formats, so they are never wrapped.
+ * very bytes.  The result format comes from ActivePortal, which must have
+ * one column and text format.  For a FETCH or an SQL EXECUTE, ActivePortal
+ * is not the portal printtup prints for, but such portals (and multi-query
+ * ones) have no formats, so those runs are never wrapped.
  *
  * Backend-local state only; no locks.  The direct expression is saved and
  * restored around each run, since a fill runs queries of its own.
@@ -137,9 +138,10 @@ qc_find_direct_expr(QueryDesc *queryDesc)
 
 	if (queryDesc->operation != CMD_SELECT ||
 		(dest != DestRemote && dest != DestRemoteExecute) ||
+		list_length(plan->targetlist) != 1 ||
 		ActivePortal == NULL || ActivePortal->formats == NULL ||
-		ActivePortal->formats[0] != 0 ||
-		list_length(plan->targetlist) != 1)
+		ActivePortal->tupDesc == NULL || ActivePortal->tupDesc->natts != 1 ||
+		ActivePortal->formats[0] != 0)
 		return NULL;
 	tle = linitial_node(TargetEntry, plan->targetlist);
 	if (tle->resjunk || !IsA(tle->expr, FuncExpr) ||
