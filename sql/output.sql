@@ -59,6 +59,7 @@ SELECT querycache_get('out:empty') AS v, 1 AS one;
 SELECT v FROM (SELECT querycache_get('out:empty') AS v OFFSET 0) AS s;
 SELECT querycache_get('out:empty') FROM out_items ORDER BY id DESC;
 EXECUTE out_get;
+COPY (SELECT querycache_get('out:nest')) TO STDOUT;
 BEGIN;
 DECLARE out_cur CURSOR FOR SELECT querycache_get('out:null');
 FETCH out_cur;
