@@ -38,6 +38,17 @@ SELECT :'str_querycache_get' = querycache_get('out:str')::text AS str,
 SELECT querycache_get('out:num');
 SELECT querycache_get('out:nest');
 
+-- Values whose jsonb and text span several 512-byte blocks.
+SELECT querycache_set('out:big' || n, (SELECT jsonb_agg(i || repeat('é', i % 7))
+	FROM generate_series(1, n) AS i)) FROM (VALUES (10), (100), (1000)) AS v(n);
+SELECT querycache_get('out:big10') AS big10 \gset
+SELECT querycache_get('out:big100') AS big100 \gset
+SELECT querycache_get('out:big1000') AS big1000 \gset
+SELECT :'big10' = querycache_get('out:big10')::text AS big10,
+	:'big100' = querycache_get('out:big100')::text AS big100,
+	:'big1000' = querycache_get('out:big1000')::text AS big1000,
+	octet_length(:'big1000') AS text_bytes;
+
 -- querycache_wrap: the miss goes through printtup, the hit is sent as text.
 SET client_min_messages = debug2;
 SELECT querycache_wrap('out:items', 'SELECT * FROM out_items ORDER BY id') \gset miss_
@@ -80,5 +91,20 @@ FROM generate_series(1, 2) AS n;
 SET client_min_messages = debug2;
 SELECT querycache_get('out:null');
 RESET client_min_messages;
+
+-- querycache.store_text = off: entries without text take half the blocks
+-- here, and their hits go through jsonb_out.
+SELECT querycache_clear_all() >= 0 AS cleared;
+SELECT querycache_set('out:text', jsonb_build_object('s', repeat('x', 300)));
+SELECT memory_bytes FROM querycache_stats;
+SELECT querycache_clear_all();
+SET querycache.store_text = off;
+SELECT querycache_set('out:text', jsonb_build_object('s', repeat('x', 300)));
+SELECT memory_bytes FROM querycache_stats;
+RESET querycache.store_text;
+SET client_min_messages = debug2;
+SELECT querycache_get('out:text') AS notext \gset
+RESET client_min_messages;
+SELECT :'notext' = jsonb_build_object('s', repeat('x', 300))::text AS same;
 
 DROP TABLE out_items;

@@ -311,16 +311,18 @@ static bool
 qc_store_result(const QcKey *k, uint64 query_hash, int64 ttl_usecs,
 				const QcGens *gens, Jsonb *value)
 {
-	char	   *valtext;
+	char	   *valtext = NULL;
 	bool		stored = false;
 
 	if (VARSIZE(value) <= (Size) qc_max_entry_size)
 	{
 		/* what jsonb_out prints, sent as is on hits (output.c) */
-		valtext = JsonbToCString(NULL, &value->root, VARSIZE(value));
+		if (qc_store_text)
+			valtext = JsonbToCString(NULL, &value->root, VARSIZE(value));
 		stored = qc_store_insert(k, query_hash, qc_expiry(ttl_usecs, k), gens,
-								 value, valtext, strlen(valtext));
-		pfree(valtext);
+								 value, valtext, valtext ? strlen(valtext) : 0);
+		if (valtext)
+			pfree(valtext);
 	}
 	if (!stored)
 	{

@@ -69,7 +69,8 @@ void
 qc_output_offer(FunctionCallInfo fcinfo, const Jsonb *value, const char *text,
 				uint32 len)
 {
-	if (qc_direct_expr == NULL || fcinfo->flinfo->fn_expr != qc_direct_expr)
+	if (text == NULL || qc_direct_expr == NULL ||
+		fcinfo->flinfo->fn_expr != qc_direct_expr)
 		return;
 	qc_offer_value = value;
 	qc_offer_text = text;

@@ -54,6 +54,7 @@ extern int	qc_default_ttl;
 extern int	qc_sweep_interval;
 extern bool qc_cache_rls;
 extern int	qc_lock_timeout;
+extern bool qc_store_text;
 
 /* Raise the standard "not preloaded" error unless shared memory is ours. */
 extern void qc_require_loaded(void);

@@ -433,7 +433,7 @@ qc_reserve(uint32 nblocks, uint32 *idx_out)
 /*
  * Look up an entry.  On a hit, returns a palloc'd copy of the value and,
  * in *text and *textlen, its text form, which follows the value in the same
- * allocation and is NUL-terminated.
+ * allocation and is NUL-terminated (NULL if the entry has none).
  */
 Jsonb *
 qc_store_lookup(const QcKey *k, uint64 query_hash, bool match_query,
@@ -481,7 +481,8 @@ qc_store_lookup(const QcKey *k, uint64 query_hash, bool match_query,
 			b = qc_block_next[b];
 		}
 		*dst = '\0';
-		*text = result + e->nbytes;
+		/* no text when stored with querycache.store_text off */
+		*text = (e->ntext > 0) ? result + e->nbytes : NULL;
 		*textlen = e->ntext;
 		if (pg_atomic_read_u32(&e->usage) < QC_USAGE_MAX)
 			pg_atomic_fetch_add_u32(&e->usage, 1);
@@ -493,7 +494,7 @@ qc_store_lookup(const QcKey *k, uint64 query_hash, bool match_query,
 	return (Jsonb *) result;
 }
 
-/* Store value and its text form (textlen bytes, jsonb_out's output). */
+/* Store value and its text form (textlen bytes of jsonb_out's output, or none). */
 bool
 qc_store_insert(const QcKey *k, uint64 query_hash, TimestampTz expires_at,
 				const QcGens *gens, const Jsonb *value, const char *text,
@@ -530,7 +531,7 @@ qc_store_insert(const QcKey *k, uint64 query_hash, TimestampTz expires_at,
 			room -= n;
 			off += n;
 		}
-		if (off >= nbytes && room > 0)
+		if (off >= nbytes && off < nbytes + textlen && room > 0)
 		{
 			uint32		n = Min(room, nbytes + textlen - off);
 
