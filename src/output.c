@@ -151,12 +151,26 @@ qc_find_direct_expr(QueryDesc *queryDesc)
 	return (Node *) tle->expr;
 }
 
-static void
-qc_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count
-#if PG_VERSION_NUM < 180000
-			   ,bool execute_once
+#if PG_VERSION_NUM >= 180000
+#define QC_RUN_ARGS QueryDesc *queryDesc, ScanDirection direction, uint64 count
+#define QC_RUN_PASS queryDesc, direction, count
+#else
+#define QC_RUN_ARGS QueryDesc *queryDesc, ScanDirection direction, uint64 count, \
+	bool execute_once
+#define QC_RUN_PASS queryDesc, direction, count, execute_once
 #endif
-)
+
+static void
+qc_run_next(QC_RUN_ARGS)
+{
+	if (prev_ExecutorRun)
+		prev_ExecutorRun(QC_RUN_PASS);
+	else
+		standard_ExecutorRun(QC_RUN_PASS);
+}
+
+static void
+qc_ExecutorRun(QC_RUN_ARGS)
 {
 	Node	   *save_expr = qc_direct_expr;
 	DestReceiver *save_dest = queryDesc->dest;
@@ -164,6 +178,14 @@ qc_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count
 
 	qc_offer_value = NULL;
 	qc_direct_expr = qc_find_direct_expr(queryDesc);
+
+	/* most runs: nothing to wrap, nothing to restore */
+	if (qc_direct_expr == NULL && save_expr == NULL)
+	{
+		qc_run_next(QC_RUN_PASS);
+		return;
+	}
+
 	if (qc_direct_expr != NULL)
 	{
 		QcReceiver *nr = palloc0(sizeof(QcReceiver));
@@ -180,17 +202,7 @@ qc_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count
 	}
 	PG_TRY();
 	{
-#if PG_VERSION_NUM < 180000
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(queryDesc, direction, count, execute_once);
-		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
-#else
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(queryDesc, direction, count);
-		else
-			standard_ExecutorRun(queryDesc, direction, count);
-#endif
+		qc_run_next(QC_RUN_PASS);
 	}
 	PG_FINALLY();
 	{
