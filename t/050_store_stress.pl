@@ -1,7 +1,9 @@
 # Store integrity under concurrent eviction: 8 clients fill and hit 5000
 # keys of varied sizes through a cache of 300 entries and 1 MB, while others
 # clear patterns; the sweeper runs every second.  Every value returned must
-# be the one of its key, and the bounds must hold throughout.
+# be the one of its key, whole values received as text (hits send the stored
+# text, output.c) must be exactly the value's jsonb text, and the bounds must
+# hold throughout.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -33,6 +35,13 @@ SELECT (querycache_wrap('s:' || :k, 'SELECT $1::int AS k, repeat(''x'', ($1 * 37
 SELECT CASE WHEN :got = :k THEN 1 ELSE 1 / 0 END AS right_value;
 SELECT coalesce((querycache_get('s:' || :k)->0->>'k')::int, :k) AS got2 \gset
 SELECT CASE WHEN :got2 = :k THEN 1 ELSE 1 / 0 END AS right_value_get;
+} ],
+	[ 'whole_value.sql', 10, q{
+\set k random(1, 5000)
+SELECT querycache_wrap('s:' || :k, 'SELECT $1::int AS k, repeat(''x'', ($1 * 37) % 20000) AS pad', interval '2 seconds', :k) AS doc \gset
+SELECT CASE WHEN ':doc' = (SELECT jsonb_agg(to_jsonb(t))::text
+		FROM (SELECT :k AS k, repeat('x', (:k * 37) % 20000) AS pad) AS t)
+	THEN 1 ELSE 1 / (0 * random())::int END AS right_text;
 } ],
 	[ 'clear.sql', 1, q{
 \set d random(1, 9)
