@@ -92,7 +92,7 @@ qc_receive_slot(TupleTableSlot *slot, DestReceiver *self)
 		{
 			pq_beginmessage_reuse(&r->buf, 'D');
 			pq_sendint16(&r->buf, 1);
-#if PG_VERSION_NUM >= 160000
+#if PG_VERSION_NUM >= 170000
 			pq_sendcountedtext(&r->buf, qc_offer_text, qc_offer_len);
 #else
 			pq_sendcountedtext(&r->buf, qc_offer_text, qc_offer_len, false);
