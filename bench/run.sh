@@ -73,18 +73,10 @@ pair() {
 	printf '  round %d  %-34s %10.0f tps, pgpool %.0f tps\n' "$round" "head to head: querycache" "$qc" "$pool"
 }
 
-# median_ratio: the median of the head-to-head rounds' querycache / pgpool ratios.
-median_ratio() { tr ' ' '\n' <<<"${TPS[h2h_ratio]}" | sed '/^$/d' | sort -g |
-	awk '{ v[NR] = $1 } END { printf "%.4f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-# median LABEL: the median TPS of LABEL's runs (a shared VM has outliers).
+# median LABEL [FORMAT]: the median of LABEL's values (a shared VM has
+# outliers), printed with FORMAT (default %.0f, for TPS).
 median() { tr ' ' '\n' <<<"${TPS[$1]}" | sed '/^$/d' | sort -g |
-	awk '{ v[NR] = $1 } END { printf "%.0f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-# fill_keys N: the cache holds exactly keys bench:1 .. bench:N (tiny values).
-fill_keys() {
-	sql -c "SELECT querycache_clear_all()" -c "DO \$\$ BEGIN FOR i IN 1..$1 LOOP
-		PERFORM querycache_set('bench:' || i, jsonb_build_object('k', i), interval '1 hour'); END LOOP; END \$\$" >/dev/null
-}
+	awk -v f="${2:-%.0f}" '{ v[NR] = $1 } END { printf f, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 main() {
 	echo "=== Build and install querycache ==="
@@ -304,7 +296,7 @@ report() {
 	row 1 "querycache hit, -M prepared" "$hitp tps" "hit / floor, prepared" "$(ratio "$hitp" "$floorp")"
 	row 2 "pgpool-II cache hit, agents list" "$pool tps" "qc hit / pgpool hit" "$(ratio "$hit" "$pool")" ">= 1" 1
 	row 2 "" "" "pgpool hit / floor" "$(ratio "$pool" "$floor")"
-	row 2 "head to head, 2+2 clients: querycache" "$(median h2h_qc) tps" "median of round ratios" "$(awk '{ printf "%.2f", $1 }' <<<"$(median_ratio)")" ">= 1" 1
+	row 2 "head to head, 2+2 clients: querycache" "$(median h2h_qc) tps" "median of round ratios" "$(median h2h_ratio %.2f)" ">= 1" 1
 	row 2 "head to head: pgpool-II" "$(median h2h_pool) tps"
 	row 2 "pgpool cache hits / its transactions" "$pool_hits/${NTX[pgpool]}"
 	row 3 "hit, 100k entries (random keys)" "$s100k tps" "100k / 100 entries" "$(ratio "$s100k" "$s100")" ">= 0.9" 0.9
