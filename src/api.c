@@ -362,7 +362,6 @@ querycache_wrap(PG_FUNCTION_ARGS)
 	uint32		textlen;
 
 	qc_require_loaded();
-	qc_output_clear();
 	keytext = qc_arg_key(fcinfo, 0);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -448,7 +447,6 @@ querycache_get(PG_FUNCTION_ARGS)
 	uint32		textlen;
 
 	qc_require_loaded();
-	qc_output_clear();
 	qc_make_key(&k, qc_arg_key(fcinfo, 0));
 	if (!qc_enabled)
 		PG_RETURN_NULL();

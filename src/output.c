@@ -58,12 +58,6 @@ static const Jsonb *qc_offer_value = NULL;
 static const char *qc_offer_text;
 static uint32 qc_offer_len;
 
-void
-qc_output_clear(void)
-{
-	qc_offer_value = NULL;
-}
-
 /* Called on a hit with the value returned and its stored text. */
 void
 qc_output_offer(FunctionCallInfo fcinfo, const Jsonb *value, const char *text,

@@ -225,7 +225,6 @@ extern bool qc_tracking(void);
 
 /* ---- output (output.c) ---- */
 extern void qc_output_init(void);
-extern void qc_output_clear(void);
 extern void qc_output_offer(FunctionCallInfo fcinfo, const Jsonb *value,
 							const char *text, uint32 len);
 
