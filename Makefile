@@ -6,6 +6,8 @@ OBJS = \
 	src/store.o \
 	src/gen.o \
 	src/api.o \
+	src/rules.o \
+	src/schema.o \
 	src/fill.o \
 	src/flight.o \
 	src/output.o \
@@ -14,12 +16,13 @@ OBJS = \
 	src/sweeper.o \
 	src/stats.o
 
-DATA = querycache--1.0.sql
+DATA = querycache--1.0.sql querycache--1.1.sql querycache--1.0--1.1.sql
 PGFILEDESC = "querycache - shared-memory query result cache"
 
-REGRESS = api errors identity ttl eviction invalidation deps privileges migration output
+REGRESS = api errors identity ttl eviction invalidation deps privileges migration output \
+	security ordinary_role session_state keys shared_objects starve nested_wrap further
 REGRESS_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache --encoding=UTF8
-ISOLATION = iso_commit iso_rollback iso_own_writes iso_repeatable_read iso_fill_race iso_truncate iso_replica
+ISOLATION = iso_commit iso_rollback iso_own_writes iso_repeatable_read iso_fill_race iso_truncate iso_replica iso_inflight iso_starve
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache
 TAP_TESTS = 1
 

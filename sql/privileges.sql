@@ -67,7 +67,7 @@ SELECT querycache_wrap('p:rls', 'SELECT v FROM rls_t');
 SELECT querycache_wrap('p:rls', 'SELECT v FROM rls_t');
 SELECT querycache_get('p:rls') IS NULL AS not_cached;
 RESET ROLE;
-SELECT hits, fills FROM querycache_stats;
+SELECT hits, fills, bypasses FROM querycache_stats;
 
 -- ...unless querycache.cache_rls is on; then a policy change invalidates.
 SET querycache.cache_rls = on;

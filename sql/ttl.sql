@@ -37,18 +37,20 @@ SELECT querycache_wrap('other:key2', 'SELECT 1 AS x');
 SELECT ttl_of('other:key2');
 RESET querycache.default_ttl;
 
--- an expired entry is never returned, by wrap or get.  The query reads a
--- setting, which no generation tracks, so only the TTL can refresh it.
+-- an expired entry is never returned, by wrap or get: the call after the
+-- TTL runs the query again (a miss) and stores a new entry.
 SELECT querycache_stats_reset();
-SET qc_test.value = 'old';
-SELECT querycache_wrap('short:lived', 'SELECT current_setting(''qc_test.value'') AS v', interval '1 second');
+SELECT querycache_wrap('short:lived', 'SELECT 1 AS v', interval '1 second');
 SELECT querycache_set('short:kv', '"old"', interval '1 second');
-SET qc_test.value = 'new';
-SELECT querycache_wrap('short:lived', 'SELECT current_setting(''qc_test.value'') AS v', interval '1 second');
+SELECT querycache_wrap('short:lived', 'SELECT 1 AS v', interval '1 second');
+CREATE TEMP TABLE short_before AS
+	SELECT created_at FROM querycache_entries WHERE key = 'short:lived';
 SELECT pg_sleep(1.2);
-SELECT querycache_wrap('short:lived', 'SELECT current_setting(''qc_test.value'') AS v', interval '1 second');
+SELECT querycache_wrap('short:lived', 'SELECT 1 AS v', interval '1 second');
 SELECT querycache_get('short:kv') IS NULL AS expired_get;
 SELECT hits, misses FROM querycache_stats;
+SELECT e.created_at > b.created_at AS refilled
+  FROM querycache_entries e, short_before b WHERE e.key = 'short:lived';
 
 -- the sweeper (querycache.sweep_interval = 1s in the test config) reclaims
 -- expired entries without any traffic

@@ -53,157 +53,11 @@
 PG_FUNCTION_INFO_V1(querycache_wrap);
 PG_FUNCTION_INFO_V1(querycache_get);
 PG_FUNCTION_INFO_V1(querycache_set);
+PG_FUNCTION_INFO_V1(querycache_fence);
 PG_FUNCTION_INFO_V1(querycache_delete);
 PG_FUNCTION_INFO_V1(querycache_clear_pattern);
 PG_FUNCTION_INFO_V1(querycache_clear_all);
 PG_FUNCTION_INFO_V1(querycache_invalidate_table);
-
-/* A backend-local copy of a (pattern, value) config table. */
-typedef struct QcPatterns
-{
-	const char *relname;
-	const char *sql;			/* %s is the qualified table name */
-	Oid			relid;
-	uint64		loaded_gen;		/* 0: not loaded */
-	int			n;
-	text	  **patterns;
-	int64	   *values;			/* relation OID or TTL in microseconds */
-	MemoryContext cxt;
-} QcPatterns;
-
-static QcPatterns qc_rules = {
-	.relname = "querycache_rules",
-	.sql = "SELECT pattern, table_name::oid::int8 FROM %s",
-};
-static QcPatterns qc_ttls = {
-	.relname = "querycache_ttl",
-	.sql = "SELECT pattern, (extract(epoch FROM ttl) * 1000000)::int8 FROM %s ORDER BY length(pattern) DESC, pattern",
-};
-static uint64 qc_config_epoch = 0;
-
-/* The schema querycache is installed in, or InvalidOid. */
-static Oid
-qc_extension_schema(void)
-{
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	Oid			nsp = InvalidOid;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
-				F_NAMEEQ, CStringGetDatum("querycache"));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-		nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return nsp;
-}
-
-/* Find the config tables again after the database's epoch moved. */
-static void
-qc_config_resolve(void)
-{
-	uint64		epoch = qc_gen_db_epoch();
-	Oid			nsp;
-
-	if (epoch == qc_config_epoch)
-		return;
-	nsp = qc_extension_schema();
-	qc_rules.relid = OidIsValid(nsp) ? get_relname_relid(qc_rules.relname, nsp) : InvalidOid;
-	qc_ttls.relid = OidIsValid(nsp) ? get_relname_relid(qc_ttls.relname, nsp) : InvalidOid;
-	qc_rules.loaded_gen = qc_ttls.loaded_gen = 0;
-	qc_config_epoch = epoch;
-}
-
-static void
-qc_patterns_load(QcPatterns *pc)
-{
-	uint64		gen;
-	char	   *sql;
-
-	qc_config_resolve();
-	if (!OidIsValid(pc->relid))
-	{
-		pc->n = 0;
-		return;
-	}
-	/* read before loading: a write after it makes the copy look stale */
-	gen = qc_gen_rel_value(pc->relid);
-	if (gen == pc->loaded_gen)
-		return;
-
-	if (pc->cxt == NULL)
-		pc->cxt = AllocSetContextCreate(CacheMemoryContext, "querycache config",
-										ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(pc->cxt);
-	pc->n = 0;
-	pc->loaded_gen = 0;
-
-	sql = psprintf(pc->sql, quote_qualified_identifier(get_namespace_name(get_rel_namespace(pc->relid)),
-													   pc->relname));
-	SPI_connect();
-	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read %s", pc->relname);
-	pc->patterns = MemoryContextAlloc(pc->cxt, sizeof(text *) * Max(SPI_processed, 1));
-	pc->values = MemoryContextAlloc(pc->cxt, sizeof(int64) * Max(SPI_processed, 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull1;
-		bool		isnull2;
-		Datum		pat = SPI_getbinval(tup, desc, 1, &isnull1);
-		Datum		val = SPI_getbinval(tup, desc, 2, &isnull2);
-
-		if (isnull1 || isnull2)
-			continue;
-		pc->patterns[pc->n] = (text *) MemoryContextAlloc(pc->cxt, VARSIZE_ANY(DatumGetPointer(pat)));
-		memcpy(pc->patterns[pc->n], DatumGetPointer(pat), VARSIZE_ANY(DatumGetPointer(pat)));
-		pc->values[pc->n] = DatumGetInt64(val);
-		pc->n++;
-	}
-	SPI_finish();
-	pc->loaded_gen = gen;
-}
-
-static bool
-qc_pattern_matches(text *pattern, const char *key, int keylen)
-{
-	return RE_compile_and_execute(pattern, (char *) key, keylen, REG_ADVANCED,
-								  C_COLLATION_OID, 0, NULL);
-}
-
-/*
- * Entries whose key matches a rule depend on the rule's table, and every
- * entry depends on the rules table itself, so a new rule cannot miss
- * entries filled before it.
- */
-void
-qc_rules_add_deps(QcGens *gens, const char *key, int keylen)
-{
-	qc_patterns_load(&qc_rules);
-	if (!OidIsValid(qc_rules.relid))
-		return;
-	qc_gens_add_rel_at(gens, qc_rules.relid, qc_rules.loaded_gen);
-	for (int i = 0; i < qc_rules.n; i++)
-		if (qc_pattern_matches(qc_rules.patterns[i], key, keylen))
-			qc_gens_add_rel(gens, (Oid) qc_rules.values[i]);
-}
-
-/* TTL of the longest querycache_ttl pattern matching key, else the default. */
-static int64
-qc_ttl_for_key(const char *key, int keylen)
-{
-	qc_patterns_load(&qc_ttls);
-	for (int i = 0; i < qc_ttls.n; i++)
-		if (qc_pattern_matches(qc_ttls.patterns[i], key, keylen))
-			return qc_ttls.values[i];
-	return (int64) qc_default_ttl * USECS_PER_SEC;
-}
 
 /* ---- argument helpers ---- */
 
@@ -221,20 +75,9 @@ qc_arg_key(FunctionCallInfo fcinfo, int argno)
 static int64
 qc_arg_ttl(FunctionCallInfo fcinfo, int argno)
 {
-	Interval   *iv;
-	int64		usecs;
-
 	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
 		return -1;
-	iv = PG_GETARG_INTERVAL_P(argno);
-	usecs = iv->time + (int64) iv->day * USECS_PER_DAY +
-		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
-	if (usecs <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("querycache ttl must be positive"),
-				 errhint("Pass NULL to use the TTL from querycache_ttl or querycache.default_ttl.")));
-	return usecs;
+	return qc_interval_ttl(PG_GETARG_INTERVAL_P(argno));
 }
 
 /*
@@ -353,8 +196,8 @@ querycache_wrap(PG_FUNCTION_ARGS)
 	Jsonb	   *result;
 	QcLookupStatus status;
 	QcGens		gens;
-	bool		cacheable;
-	bool		stored;
+	QcFillStatus fill;
+	bool		stored = false;
 	bool		waited = false;
 	QcFlightResult flight;
 	QcCounters *c;
@@ -429,9 +272,28 @@ querycache_wrap(PG_FUNCTION_ARGS)
 	}
 
 	result = qc_run_query(query, nargs, types, values, nulls, k.key, k.keylen,
-						  true, &gens, &cacheable);
-	pg_atomic_fetch_add_u64(&c->fills, 1);
-	stored = cacheable && qc_store_result(&k, qh, ttl, &gens, result);
+						  true, &gens, &fill);
+	switch (fill)
+	{
+		case QC_FILL_STORABLE:
+			pg_atomic_fetch_add_u64(&c->fills, 1);
+			stored = qc_store_result(&k, qh, ttl, &gens, result);
+			break;
+		case QC_FILL_DISCARDED:
+			pg_atomic_fetch_add_u64(&c->fills, 1);
+			pg_atomic_fetch_add_u64(&c->discarded, 1);
+			ereport(DEBUG1,
+					(errmsg_internal("querycache not storing %s: a dependency committed meanwhile",
+									 k.key)));
+			break;
+		case QC_FILL_OWN_WRITES:
+			pg_atomic_fetch_add_u64(&c->fills, 1);
+			break;
+		case QC_FILL_UNCACHEABLE:
+			/* the reason went to DEBUG1 already */
+			pg_atomic_fetch_add_u64(&c->bypasses, 1);
+			break;
+	}
 	qc_flight_end(stored ? QC_OUTCOME_STORED : QC_OUTCOME_NOT_STORED);
 	PG_RETURN_JSONB_P(result);
 }
@@ -470,11 +332,26 @@ querycache_get(PG_FUNCTION_ARGS)
 }
 
 /*
- * querycache_set(key text, value jsonb, ttl interval DEFAULT NULL)
+ * querycache_fence() returns bigint: a token to pass to querycache_set,
+ * taken before the snapshot the client computes its value with.
+ */
+Datum
+querycache_fence(PG_FUNCTION_ARGS)
+{
+	qc_require_loaded();
+	PG_RETURN_INT64((int64) qc_fence_begin());
+}
+
+/*
+ * querycache_set(key text, value jsonb, ttl interval DEFAULT NULL
+ *				  [, fence bigint])
  *
  * The value comes from the client, so its only dependencies are the rules
  * matching its key.  Not stored while this transaction has written one of
- * those tables: the value may reflect uncommitted rows.
+ * those tables: the value may reflect uncommitted rows.  With a fence
+ * token, not stored either if one of them had a commit finish since the
+ * token was taken, or has one in flight: the fill argument of gen.c, with
+ * the client's query as the fill.
  */
 Datum
 querycache_set(PG_FUNCTION_ARGS)
@@ -482,8 +359,9 @@ querycache_set(PG_FUNCTION_ARGS)
 	QcKey		k;
 	Jsonb	   *value;
 	int64		ttl;
-	QcFence		fence;
 	QcGens		gens;
+	bool		fenced = PG_NARGS() > 3;
+	QcFence		fence = 0;
 
 	qc_require_loaded();
 	qc_make_key(&k, qc_arg_key(fcinfo, 0));
@@ -494,14 +372,30 @@ querycache_set(PG_FUNCTION_ARGS)
 				 errhint("Use querycache_delete to remove a key.")));
 	value = PG_GETARG_JSONB_P(1);
 	ttl = qc_arg_ttl(fcinfo, 2);
+	if (fenced)
+	{
+		if (PG_ARGISNULL(3))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("querycache_set fence must not be null"),
+					 errhint("Pass the value of querycache_fence() taken before computing the value, or call the three-argument form.")));
+		fence = (QcFence) PG_GETARG_INT64(3);
+	}
 	if (!qc_enabled || !qc_cache_usable())
 		PG_RETURN_VOID();
 
-	qc_fence_begin(&fence);
-	qc_gens_start(&gens, &fence);
+	if (!fenced)
+		fence = qc_fence_begin();
+	qc_gens_start(&gens);
 	qc_rules_add_deps(&gens, k.key, k.keylen);
-	if (!gens.unstable && !qc_gens_touch_pending(&gens))
-		qc_store_result(&k, 0, ttl, &gens, value);
+	if (qc_gens_touch_pending(&gens))
+		PG_RETURN_VOID();
+	if (!qc_fence_holds(&gens, fence))
+	{
+		pg_atomic_fetch_add_u64(&qc_counters()->discarded, 1);
+		PG_RETURN_VOID();
+	}
+	qc_store_result(&k, 0, ttl, &gens, value);
 	PG_RETURN_VOID();
 }
 

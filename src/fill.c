@@ -16,14 +16,27 @@
  * query, as the extended protocol does for untyped parameters; others are
  * bound with their own type.
  *
- * Plans are prepared once per backend and per (query text, argument types)
+ * Plans are prepared once per backend and per (query text, argument
+ * types, settings hash: a literal parses differently under another
+ * TimeZone, DateStyle or standard_conforming_strings)
  * and kept (SPI_keepplan) in a backend-local hash of at most QC_MAX_PLANS;
- * SPI revalidates them after DDL.  All state is backend-local; no locks.
+ * SPI revalidates them after DDL.  A plan is busy while it runs, and a
+ * wrapped query can call a function that wraps again, so a full hash drops
+ * only plans that are not busy: the outer fill's plan, its query string
+ * and its snapshot stay valid however many plans the inner ones prepare.
+ *
+ * A fill runs with parallel workers off (max_parallel_workers = 0 and
+ * max_parallel_workers_per_gather = 0 for its duration): what a worker
+ * reads through functions is invisible to the leader's tracking, and
+ * Gather runs the plan in the leader when no worker starts.
+ *
+ * All state is backend-local; no locks.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/gin.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -32,16 +45,23 @@
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parse_param.h"
+#include "parser/parse_expr.h"
 #include "parser/parser.h"
 #include "parser/scansup.h"
 #include "pgtime.h"
+#include "tsearch/ts_cache.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/bytea.h"
 #include "utils/float.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/pg_locale.h"
 #include "utils/plancache.h"
 #include "utils/snapmgr.h"
+#include "utils/xml.h"
 
 #include "querycache.h"
 
@@ -53,6 +73,9 @@ typedef struct QcPlan
 	Oid		   *given;			/* argument types as passed */
 	Oid		   *types;			/* parameter types the plan uses */
 	SPIPlanPtr	plan;
+	uint64		settings;		/* qc_settings_hash() it was parsed under */
+	int			busy;			/* runs in progress (nested wraps) */
+	bool		transient;		/* not in the hash: free after the run */
 } QcPlan;
 
 typedef struct QcInfer
@@ -76,7 +99,12 @@ qc_plan_free(QcPlan *p)
 	pfree(p->types);
 }
 
-/* Free every kept plan, so that distinct query texts cannot grow a backend. */
+/*
+ * Free every kept plan that is not running, so that distinct query texts
+ * cannot grow a backend.  A busy plan belongs to a fill further up the
+ * stack (this one's caller wrapped a query that wraps again): freeing it
+ * would pull the plan, its query string and its snapshot from under it.
+ */
 static void
 qc_plans_reset(void)
 {
@@ -86,6 +114,8 @@ qc_plans_reset(void)
 	hash_seq_init(&status, qc_plans);
 	while ((p = hash_seq_search(&status)) != NULL)
 	{
+		if (p->busy > 0)
+			continue;
 		qc_plan_free(p);
 		hash_search(qc_plans, &p->hash, HASH_REMOVE, NULL);
 	}
@@ -100,7 +130,49 @@ qc_infers_type(Oid type)
 static inline uint64
 qc_hash_string(const char *str, uint64 seed)
 {
-	return hash_bytes_extended((const unsigned char *) str, strlen(str), seed);
+	return hash_bytes_extended((const unsigned char *) str, strlen(str ? str : ""),
+							   seed);
+}
+
+/*
+ * Hash of the session state a result may depend on that is not data: the
+ * settings that change how a query text resolves names, parses literals or
+ * prints values, the session user, and this session's temporary objects.
+ * Part of every entry's query hash, so a session whose state differs never
+ * sees the entry (README, "What is cached").  Read from the variables the
+ * settings assign, so it costs no GUC lookups on a hit.
+ */
+static uint64
+qc_settings_hash(void)
+{
+	uint64		h;
+	Oid			tempnsp;
+	Oid			temptoast;
+
+	h = qc_hash_string(namespace_search_path, 1);
+	h = hash_combine64(h, qc_hash_string(pg_get_timezone_name(session_timezone), 2));
+	h = hash_combine64(h, ((uint64) DateStyle << 48) ^ ((uint64) DateOrder << 32) ^
+					   ((uint64) IntervalStyle << 16) ^ (uint64) (extra_float_digits + 100));
+	h = hash_combine64(h, qc_hash_string(locale_monetary, 3));
+	h = hash_combine64(h, qc_hash_string(locale_numeric, 4));
+	h = hash_combine64(h, qc_hash_string(locale_time, 5));
+	h = hash_combine64(h, qc_hash_string(TSCurrentConfig, 6));
+	h = hash_combine64(h, ((uint64) bytea_output << 40) ^ ((uint64) xmlbinary << 32) ^
+					   ((uint64) xmloption << 24) ^ ((uint64) standard_conforming_strings << 3) ^
+					   ((uint64) quote_all_identifiers << 2) ^
+					   ((uint64) Transform_null_equals << 1) ^ (uint64) Array_nulls);
+	h = hash_combine64(h, ((uint64) GinFuzzySearchLimit << 32) ^ GetSessionUserId());
+
+	/*
+	 * Temporary objects shadow permanent ones for this session only: once
+	 * it has a temporary schema, its entries are its own, and each change
+	 * to its temporary objects starts a new key space (track.c).
+	 */
+	GetTempNamespaceState(&tempnsp, &temptoast);
+	if (OidIsValid(tempnsp))
+		h = hash_combine64(hash_combine64(h, (uint64) MyProcPid ^ ((uint64) MyStartTimestamp << 20)),
+						   qc_temp_generation());
+	return h;
 }
 
 /*
@@ -116,10 +188,7 @@ qc_query_hash(text *query, int nargs, Oid *argtypes, Datum *args,
 
 	h = hash_bytes_extended((const unsigned char *) VARDATA_ANY(query),
 							VARSIZE_ANY_EXHDR(query), 0);
-	h = hash_combine64(h, qc_hash_string(namespace_search_path, 1));
-	h = hash_combine64(h, qc_hash_string(pg_get_timezone_name(session_timezone), 2));
-	h = hash_combine64(h, ((uint64) DateStyle << 48) ^ ((uint64) DateOrder << 32) ^
-					   ((uint64) IntervalStyle << 16) ^ (uint64) (extra_float_digits + 100));
+	h = hash_combine64(h, qc_settings_hash());
 	for (int i = 0; i < nargs; i++)
 	{
 		int16		typlen;
@@ -286,9 +355,9 @@ qc_infer_setup(ParseState *pstate, void *arg)
 }
 
 static uint64
-qc_plan_hash(const char *query, int nargs, const Oid *given)
+qc_plan_hash(const char *query, int nargs, const Oid *given, uint64 settings)
 {
-	uint64		h = hash_bytes_extended((const unsigned char *) query, strlen(query), 0);
+	uint64		h = hash_bytes_extended((const unsigned char *) query, strlen(query), settings);
 
 	return hash_combine64(h, hash_bytes_extended((const unsigned char *) given,
 												 nargs * sizeof(Oid), nargs));
@@ -299,9 +368,9 @@ qc_plan_hash(const char *query, int nargs, const Oid *given)
  * is connected to SPI.
  */
 static QcPlan *
-qc_get_plan(const char *query, int nargs, Oid *given)
+qc_get_plan(const char *query, int nargs, Oid *given, uint64 settings)
 {
-	uint64		hash = qc_plan_hash(query, nargs, given);
+	uint64		hash = qc_plan_hash(query, nargs, given, settings);
 	QcPlan	   *p;
 	bool		found;
 	char	   *wrapped;
@@ -325,11 +394,12 @@ qc_get_plan(const char *query, int nargs, Oid *given)
 	}
 
 	p = hash_search(qc_plans, &hash, HASH_FIND, NULL);
-	if (p != NULL && p->nargs == nargs && strcmp(p->query, query) == 0 &&
+	if (p != NULL && p->nargs == nargs && p->settings == settings &&
+		strcmp(p->query, query) == 0 &&
 		memcmp(p->given, given, nargs * sizeof(Oid)) == 0)
 		return p;
 
-	wrapped = psprintf("SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t)), '[]'::pg_catalog.jsonb) FROM (%s\n) t",
+	wrapped = psprintf("SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t.*)), '[]'::pg_catalog.jsonb) FROM (%s\n) t",
 					   qc_check_raw(query));
 
 	/* Types of text and unknown arguments come from the query. */
@@ -380,11 +450,23 @@ qc_get_plan(const char *query, int nargs, Oid *given)
 				 errhint("Pass exactly the parameters $1 to $n that the query refers to.")));
 
 	SPI_keepplan(plan);
-	if (p != NULL)
-		qc_plan_free(p);		/* hash collision with another text */
-	else if (hash_get_num_entries(qc_plans) >= QC_MAX_PLANS)
-		qc_plans_reset();
-	p = hash_search(qc_plans, &hash, HASH_ENTER, &found);
+	if (p != NULL && p->busy > 0)
+	{
+		/* a 64-bit collision with a running plan: keep this one aside */
+		p = palloc0(sizeof(QcPlan));
+		p->transient = true;
+	}
+	else
+	{
+		if (p != NULL)
+			qc_plan_free(p);	/* hash collision with another text */
+		else if (hash_get_num_entries(qc_plans) >= QC_MAX_PLANS)
+			qc_plans_reset();
+		p = hash_search(qc_plans, &hash, HASH_ENTER, &found);
+		p->transient = false;
+	}
+	p->busy = 0;
+	p->settings = settings;
 	p->query = MemoryContextStrdup(qc_plan_cxt, query);
 	p->nargs = nargs;
 	p->given = MemoryContextAlloc(qc_plan_cxt, sizeof(Oid) * Max(nargs, 1));
@@ -419,59 +501,102 @@ qc_bind(QcPlan *p, Datum *args, bool *argnulls, Datum *values, char *nulls)
 	}
 }
 
+/* Turn parallel query off for a fill; the caller pops the GUC nest level. */
+static int
+qc_fill_guc_enter(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("max_parallel_workers", "0", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("max_parallel_workers_per_gather", "0", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
 /*
  * Run a query and return its rows as jsonb, allocated in the caller's
  * memory context.
  *
  * With for_cache, this is a fill: the fence is read before the snapshot,
  * the relations read are tracked, and *gens receives the dependencies,
- * including those of the rules matching key.  *cacheable says whether the
+ * including those of the rules matching key.  *status says whether the
  * result may be stored (see gen.c for the argument).  Otherwise the query
  * runs with the caller's snapshot and nothing is tracked.
  */
 Jsonb *
 qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 			 bool *argnulls, const char *key, int keylen, bool for_cache,
-			 QcGens *gens, bool *cacheable)
+			 QcGens *gens, QcFillStatus *status)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	QcPlan	   *p;
+	QcPlan	   *volatile p;
 	Datum	   *values;
 	char	   *nulls;
-	int			rc;
+	volatile int rc = 0;
 	Jsonb	   *result;
 	bool		isnull;
 	Datum		d;
+	volatile QcFence fence = 0;
+	List	   *volatile relids = NIL;
+	const char *volatile reason = NULL;
 
 	SPI_connect();
-	p = qc_get_plan(text_to_cstring(query), nargs, argtypes);
+	/* literals and names parse differently under other settings */
+	p = qc_get_plan(text_to_cstring(query), nargs, argtypes, qc_settings_hash());
 	values = palloc(sizeof(Datum) * Max(nargs, 1));
 	nulls = palloc(sizeof(char) * Max(nargs, 1));
 	qc_bind(p, args, argnulls, values, nulls);
 
+	/* busy until it returns: a nested wrap must not free it (see header) */
+	p->busy++;
+	PG_TRY();
+	{
+		if (for_cache)
+		{
+			int			nestlevel = qc_fill_guc_enter();
+			List	   *read = NIL;
+
+			fence = qc_fence_begin();
+			qc_track_begin();
+			/* a snapshot taken after the fence, as the argument requires */
+			rc = SPI_execute_snapshot(p->plan, values, nulls, GetLatestSnapshot(),
+									  InvalidSnapshot, true, true, 0);
+			reason = qc_track_end(&read);
+			relids = read;
+			AtEOXact_GUC(true, nestlevel);
+		}
+		else
+			rc = SPI_execute_plan(p->plan, values, nulls, true, 0);
+	}
+	PG_FINALLY();
+	{
+		p->busy--;
+	}
+	PG_END_TRY();
+
 	if (for_cache)
 	{
-		QcFence		fence;
-		List	   *relids = NIL;
-		bool		trackable = false;
 		ListCell   *lc;
 
-		qc_fence_begin(&fence);
-		qc_track_begin();
-		/* a snapshot taken after the fence, as the argument requires */
-		rc = SPI_execute_snapshot(p->plan, values, nulls, GetLatestSnapshot(),
-								  InvalidSnapshot, true, true, 0);
-		relids = qc_track_end(&trackable);
-
-		qc_gens_start(gens, &fence);
+		qc_gens_start(gens);
 		foreach(lc, relids)
 			qc_gens_add_rel(gens, lfirst_oid(lc));
 		qc_rules_add_deps(gens, key, keylen);
-		*cacheable = trackable && qc_fence_holds(&fence) &&
-			!gens->unstable && !qc_gens_touch_pending(gens);
+		if (reason != NULL)
+		{
+			*status = QC_FILL_UNCACHEABLE;
+			ereport(DEBUG1,
+					(errmsg_internal("querycache not storing %.*s: the query %s",
+									 keylen, key, reason)));
+		}
+		else if (qc_gens_touch_pending(gens))
+			*status = QC_FILL_OWN_WRITES;
+		else if (!qc_fence_holds(gens, fence))
+			*status = QC_FILL_DISCARDED;
+		else
+			*status = QC_FILL_STORABLE;
 	}
-	else
-		rc = SPI_execute_plan(p->plan, values, nulls, true, 0);
 
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "unexpected result from wrapped query: %s",
@@ -479,6 +604,11 @@ qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	MemoryContextSwitchTo(caller);
 	result = DatumGetJsonbPCopy(d);
+	if (p->transient)
+	{
+		qc_plan_free(p);
+		pfree(p);
+	}
 	SPI_finish();
 	return result;
 }

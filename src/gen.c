@@ -4,57 +4,87 @@
  *		Generation counters and the commit-time fence that keeps the cache
  *		from ever serving a result older than a committed write.
  *
- * Shared state: a global epoch and QC_GEN_SLOTS 64-bit counters.  A target
- * is hashed onto a slot: (database, relation) for relation writes, and two
- * per-database targets, the database's epoch (DDL, privileges, anything
- * coarse) and its write counter (bumped by every writing commit).  Two
- * targets sharing a slot only cause extra invalidations, never stale reads,
- * so the footprint is fixed whatever the number of relations.
+ * Shared state: QC_GEN_SLOTS slots and one commit-finish sequence.  Each
+ * slot has a generation (gen), a count of commits in flight on it
+ * (inflight) and the finish sequence of the last commit that touched it
+ * (stamp).  A target is hashed onto a slot:
+ *		- (database, relation) for a write to a relation;
+ *		- the database's epoch: DDL, privileges, anything coarse, and more
+ *		  than QC_MAX_PENDING written relations;
+ *		- the database's "any write" slot, bumped by every writing commit,
+ *		  which entries with more than QC_MAX_DEPS dependencies depend on;
+ *		- the cluster's epoch: roles, databases, tablespaces, 2PC.
+ * Two targets sharing a slot only cause extra invalidations, never stale
+ * reads, so the footprint is fixed whatever the number of relations.
+ * Every entry depends on both epochs, plus its relations' slots (or the
+ * "any write" slot).
  *
- * Locking: none.  Every generation is a pg_atomic_uint64 that only grows,
- * every bump is a pg_atomic_fetch_add_u64, which is a full barrier, and the
- * in-flight counts are pg_atomic_uint32 raised and lowered the same way.
- * The order of those operations is the whole protocol:
+ * Locking: none.  gen and stamp only grow, inflight goes up and down, and
+ * every change is a pg_atomic read-modify-write, which is a full barrier.
+ * Readers put explicit barriers between their reads.  The order of those
+ * operations is the whole protocol:
  *
- * Writer.  A transaction records what it wrote as pending (backend-local,
- * in fixed arrays: recording never allocates and bumping cannot fail).  At
- * PRE_COMMIT, before its rows become visible, it raises the in-flight count
- * of every slot it owes and bumps them; at COMMIT, after they became
- * visible, it bumps them again and lowers the in-flight counts.  Bumps go in
- * this order: its database's write counter, the epochs it owes, then each
- * written relation's slot.  Abort forgets the pending set (and lowers the
- * in-flight counts if PRE_COMMIT raised them).
+ * Writer W, for each slot s it owes (its "owed set"):
+ *	 PRE_COMMIT, before its rows become visible:	inflight[s]++, gen[s]++
+ *	 (commit record; ProcArrayEndTransaction: W becomes visible, "V")
+ *	 COMMIT, after:		gen[s]++; seq = ++finish; stamp[s] = max(stamp[s],
+ *						seq); and only then inflight[s]--.
+ * Abort forgets the owed set, lowering what PRE_COMMIT raised.  Recording
+ * a write never allocates shared memory and bumping cannot fail.
  *
- * Filler.  Before its snapshot, a fill reads the global epoch, the database
- * epoch and the database write counter (qc_fence_begin).  It runs the query
- * with a snapshot taken after that (GetLatestSnapshot, READ COMMITTED only:
- * REPEATABLE READ and SERIALIZABLE keep an older snapshot, so they never
- * fill), learning the relations it read.  It
- * then reads each relation's slot, and last re-reads the fence
- * (qc_fence_holds).  It stores the entry only if the fence did not move.
+ * Filler F (fill.c, and querycache_set with a fence token):
+ *	 1. F0 = finish, read before the snapshot (qc_fence_begin).
+ *	 2. Take the snapshot S (GetLatestSnapshot: READ COMMITTED only;
+ *		REPEATABLE READ and SERIALIZABLE keep an older snapshot and never
+ *		fill), run the query, learn its slots; for each, read g = gen[s]
+ *		(qc_gens_add_rel).
+ *	 3. For each slot, read i = inflight[s], then t = stamp[s], with
+ *		barriers between (qc_fence_holds).
+ *	 4. Store with the g's only if every i == 0 and every t <= F0.
  *
- * Why it holds.  Let W commit a write to R that the fill's snapshot does not
- * see.  W became visible after the snapshot, so W's COMMIT-time bumps come
- * after the fence was read.  If W bumped the write counter before the fence
- * was re-read, the fence moved and nothing is stored.  Otherwise W bumps R's
- * slot even later (W bumps R after the write counter; the filler reads R's
- * slot before re-reading the fence), so the stored generation of R is older
- * than the one W leaves behind, and every lookup after W's commit returns
- * sees the entry as stale.  A lookup compares every stored generation with
- * the current one (qc_gens_current).
+ * Why a commit invisible to S is never missed.  W is invisible to S, so V
+ * came after S was taken, hence after F0 was read, and W's seq (taken
+ * after V) is > F0.
+ *	- If W's stamp was published before F read t: t >= seq > F0.  Rejected.
+ *	- Otherwise W's inflight-- also comes after F's reads.  If W's
+ *	  inflight++ came before F read i, then i > 0: rejected.  If not, W's
+ *	  PRE_COMMIT gen++ also comes after F read g, so the stored g is older
+ *	  than that bump and every lookup after it sees the entry as stale
+ *	  (qc_gens_current).  Before that bump W's rows are visible to nobody,
+ *	  so until then the entry is right.
+ * Commits that touch none of F's slots change none of these reads, so
+ * they never discard F: that is what keeps caching alive under write load.
+ * A commit visible to S is in the result; at worst its second bump makes
+ * the entry look stale once, which costs a miss, never a wrong answer.
  *
- * Visibility.  That argument is about commits that have returned.  A reader
- * may also see a commit's rows (in a plain query) before its COMMIT bumps
- * ran.  An entry stored then would be stale in that window, but it cannot
- * be stored: its fill either read the fence before the PRE_COMMIT bump (so
- * the fence moved, or its generations are older than that bump), or after
- * it, and then found the slot in flight when reading its generation
- * (qc_gens_add_rel, qc_fence_holds) and was not stored.
+ * Every path that moves a slot follows the writer's order or is stricter:
+ *	- DML, COPY, TRUNCATE, REFRESH, triggers, FK actions, logical
+ *	  replication apply (track.c, trigger.c) only record pending targets;
+ *	  utility statements record before they run, and again after;
+ *	- multi-transaction commands (DETACH PARTITION CONCURRENTLY, ...)
+ *	  record before the statement, so each internal commit publishes, and
+ *	  after, for the final one;
+ *	- COMMIT PREPARED: the prepared writer is gone, so the committing
+ *	  backend owes the cluster epoch; it raises and bumps before the
+ *	  prepared rows become visible, and bumps, stamps and lowers when its
+ *	  own transaction ends (qc_pending_publish_early);
+ *	- querycache_invalidate_table() bumps and stamps at once, then owes
+ *	  the table at commit like any write;
+ *	- fills with more than QC_MAX_DEPS dependencies depend on the "any
+ *	  write" slot, which every writing commit owes (raise, bump, stamp,
+ *	  lower), so the in-flight test still covers them;
+ *	- a writer with more than QC_MAX_PENDING relations owes its database's
+ *	  epoch instead, which every entry depends on;
+ *	- config tables (querycache_rules, querycache_ttl) are loaded with a
+ *	  snapshot taken after their generation was read, and entries depend
+ *	  on that generation (rules.c): the same argument with the load as S.
  *
  * Own writes.  While a transaction has pending writes, lookups of entries
  * that depend on them are bypassed, and fills that read them are not
  * stored (qc_gens_touch_pending): nothing computed from uncommitted rows
- * reaches the shared cache.
+ * reaches the shared cache.  Writes to temporary tables are not recorded
+ * at all: no other session can read them, and fills never store a result
+ * that read one (track.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -63,26 +93,33 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
+#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 
 #include "querycache.h"
 
+typedef struct QcSlot
+{
+	pg_atomic_uint64 gen;
+	pg_atomic_uint64 stamp;
+	pg_atomic_uint32 inflight;	/* commits between PRE_COMMIT and COMMIT */
+} QcSlot;
+
 typedef struct QcGenShared
 {
-	pg_atomic_uint64 global;
-	pg_atomic_uint32 global_inflight;
-	pg_atomic_uint64 slots[QC_GEN_SLOTS];
-	pg_atomic_uint32 inflight[QC_GEN_SLOTS];	/* commits between PRE_COMMIT
-												 * and COMMIT */
+	pg_atomic_uint64 finish;	/* commit-finish sequence */
+	QcSlot		slots[QC_GEN_SLOTS];
 } QcGenShared;
 
 /* Kinds of targets hashed onto slots. */
 #define QC_TARGET_REL		0
 #define QC_TARGET_DBEPOCH	1
 #define QC_TARGET_DBWRITES	2
+#define QC_TARGET_GLOBAL	3
 
 /* Written relations remembered per transaction before falling back. */
 #define QC_MAX_PENDING		64
@@ -95,11 +132,14 @@ static int	npending = 0;
 static bool pending_epoch = false;
 static bool pending_global = false;
 static bool pending_writes = false;
-/* What PRE_COMMIT raised, lowered exactly so at COMMIT or abort. */
-static bool inflight_held = false;
-static int	inflight_n = 0;
-static bool inflight_epoch = false;
-static bool inflight_global = false;
+
+/* The owed set PRE_COMMIT raised, lowered exactly so at COMMIT or abort. */
+static uint32 owed[QC_MAX_PENDING + 3];
+static int	nowed = 0;
+static int	owed_level = 0;		/* transaction nest level that raised it */
+
+/* Test-only pause after the PRE_COMMIT bumps (querycache.debug_commit_lock). */
+int			qc_debug_commit_lock = 0;
 
 Size
 qc_gen_shmem_size(void)
@@ -113,12 +153,12 @@ qc_gen_shmem_init(void *ptr, bool found)
 	qc_gens = (QcGenShared *) ptr;
 	if (!found)
 	{
-		pg_atomic_init_u64(&qc_gens->global, 1);
-		pg_atomic_init_u32(&qc_gens->global_inflight, 0);
+		pg_atomic_init_u64(&qc_gens->finish, 1);
 		for (int i = 0; i < QC_GEN_SLOTS; i++)
 		{
-			pg_atomic_init_u64(&qc_gens->slots[i], 1);
-			pg_atomic_init_u32(&qc_gens->inflight[i], 0);
+			pg_atomic_init_u64(&qc_gens->slots[i].gen, 1);
+			pg_atomic_init_u64(&qc_gens->slots[i].stamp, 0);
+			pg_atomic_init_u32(&qc_gens->slots[i].inflight, 0);
 		}
 	}
 }
@@ -133,83 +173,74 @@ qc_slot(Oid dbid, Oid objid, int kind)
 	return h % QC_GEN_SLOTS;
 }
 
+#define QC_SLOT_GLOBAL()	qc_slot(InvalidOid, 0, QC_TARGET_GLOBAL)
+#define QC_SLOT_DBEPOCH()	qc_slot(MyDatabaseId, 0, QC_TARGET_DBEPOCH)
+#define QC_SLOT_DBWRITES()	qc_slot(MyDatabaseId, 0, QC_TARGET_DBWRITES)
+#define QC_SLOT_REL(relid)	qc_slot(MyDatabaseId, (relid), QC_TARGET_REL)
+
 static inline uint64
 qc_slot_read(uint32 slot)
 {
-	return pg_atomic_read_u64(&qc_gens->slots[slot]);
+	return pg_atomic_read_u64(&qc_gens->slots[slot].gen);
 }
 
-void
-qc_fence_begin(QcFence *fence)
+/* ---- filler side ---- */
+
+QcFence
+qc_fence_begin(void)
 {
-	fence->global = pg_atomic_read_u64(&qc_gens->global);
-	fence->dbepoch = qc_slot_read(qc_slot(MyDatabaseId, 0, QC_TARGET_DBEPOCH));
-	fence->dbwrites = qc_slot_read(qc_slot(MyDatabaseId, 0, QC_TARGET_DBWRITES));
-	/* the snapshot the fill then takes must not be reordered before this */
+	QcFence		fence = pg_atomic_read_u64(&qc_gens->finish);
+
+	/* the snapshot the caller then takes must not be reordered before this */
 	pg_memory_barrier();
-}
-
-bool
-qc_fence_holds(const QcFence *fence)
-{
-	/* slot reads of qc_gens_add_rel() must happen before these */
-	uint32		epoch_slot = qc_slot(MyDatabaseId, 0, QC_TARGET_DBEPOCH);
-
-	pg_memory_barrier();
-	return fence->dbwrites == qc_slot_read(qc_slot(MyDatabaseId, 0, QC_TARGET_DBWRITES)) &&
-		fence->dbepoch == qc_slot_read(epoch_slot) &&
-		fence->global == pg_atomic_read_u64(&qc_gens->global) &&
-		pg_atomic_read_u32(&qc_gens->inflight[epoch_slot]) == 0 &&
-		pg_atomic_read_u32(&qc_gens->global_inflight) == 0;
-}
-
-void
-qc_gens_start(QcGens *gens, const QcFence *fence)
-{
-	gens->global = fence->global;
-	gens->dbslot = qc_slot(MyDatabaseId, 0, QC_TARGET_DBEPOCH);
-	gens->dbepoch = fence->dbepoch;
-	gens->ndeps = 0;
-	gens->unstable = false;
-}
-
-/* Read a slot for a dependency; a commit in flight on it makes it unusable. */
-static uint64
-qc_dep_read(QcGens *gens, uint32 slot)
-{
-	uint64		gen = qc_slot_read(slot);
-
-	pg_memory_barrier();
-	if (pg_atomic_read_u32(&qc_gens->inflight[slot]) > 0)
-		gens->unstable = true;
-	return gen;
+	return fence;
 }
 
 static void
-qc_gens_add_slot(QcGens *gens, uint32 slot)
+qc_gens_add_slot(QcGens *gens, uint32 slot, uint64 gen)
 {
 	for (int i = 0; i < gens->ndeps; i++)
 		if (gens->deps[i].slot == slot)
+		{
+			/* keep the oldest generation seen: never newer than a read */
+			gens->deps[i].gen = Min(gens->deps[i].gen, gen);
 			return;
+		}
 
-	if (gens->ndeps == QC_MAX_DEPS)
+	if (gens->ndeps == QC_NUM_EPOCHS + QC_MAX_DEPS)
 	{
 		/*
-		 * Too many to track: depend on the database's write counter instead,
-		 * which every writing commit bumps.  Coarser, never stale.
+		 * Too many to track: depend on the database's "any write" slot
+		 * instead, which every writing commit owes.  Coarser, never stale.
+		 * Its generation is read now, after every relation was read; that
+		 * is no later than the fence check, which is all the proof needs.
 		 */
-		gens->deps[0].slot = qc_slot(MyDatabaseId, 0, QC_TARGET_DBWRITES);
-		gens->deps[0].gen = qc_dep_read(gens, gens->deps[0].slot);
-		gens->ndeps = 1;
+		gens->ndeps = QC_NUM_EPOCHS;
+		gens->deps[gens->ndeps].slot = QC_SLOT_DBWRITES();
+		gens->deps[gens->ndeps].gen = qc_slot_read(QC_SLOT_DBWRITES());
+		gens->ndeps++;
+		gens->overflow = true;
 		return;
 	}
-	if (gens->ndeps == 1 &&
-		gens->deps[0].slot == qc_slot(MyDatabaseId, 0, QC_TARGET_DBWRITES))
+	if (gens->overflow)
 		return;					/* already depends on every write */
 
 	gens->deps[gens->ndeps].slot = slot;
-	gens->deps[gens->ndeps].gen = qc_dep_read(gens, slot);
+	gens->deps[gens->ndeps].gen = gen;
 	gens->ndeps++;
+}
+
+/* Start a dependency set: the two epochs every entry depends on. */
+void
+qc_gens_start(QcGens *gens)
+{
+	gens->ndeps = 0;
+	gens->overflow = false;
+	gens->deps[0].slot = QC_SLOT_GLOBAL();
+	gens->deps[0].gen = qc_slot_read(gens->deps[0].slot);
+	gens->deps[1].slot = QC_SLOT_DBEPOCH();
+	gens->deps[1].gen = qc_slot_read(gens->deps[1].slot);
+	gens->ndeps = QC_NUM_EPOCHS;
 }
 
 /*
@@ -219,22 +250,55 @@ qc_gens_add_slot(QcGens *gens, uint32 slot)
 void
 qc_gens_add_rel(QcGens *gens, Oid relid)
 {
-	qc_gens_add_slot(gens, qc_slot(MyDatabaseId, relid, QC_TARGET_REL));
+	qc_gens_add_slot(gens, QC_SLOT_REL(relid), qc_slot_read(QC_SLOT_REL(relid)));
 	if (get_rel_relispartition(relid))
 	{
 		ListCell   *lc;
 
 		foreach(lc, get_partition_ancestors(relid))
-			qc_gens_add_slot(gens, qc_slot(MyDatabaseId, lfirst_oid(lc), QC_TARGET_REL));
+		{
+			uint32		slot = QC_SLOT_REL(lfirst_oid(lc));
+
+			qc_gens_add_slot(gens, slot, qc_slot_read(slot));
+		}
 	}
+}
+
+/*
+ * Add a dependency with a generation read earlier, before the snapshot of
+ * a cached copy of the table (rules.c).
+ */
+void
+qc_gens_add_rel_at(QcGens *gens, Oid relid, uint64 gen)
+{
+	qc_gens_add_slot(gens, QC_SLOT_REL(relid), gen);
+}
+
+/*
+ * Step 3 and 4 of the filler: no dependency has a commit in flight or one
+ * that finished after the fence was read.  The generations were read
+ * before (qc_gens_add_*), which the barrier below keeps in order.
+ */
+bool
+qc_fence_holds(const QcGens *gens, QcFence fence)
+{
+	pg_memory_barrier();
+	for (int i = 0; i < gens->ndeps; i++)
+	{
+		QcSlot	   *s = &qc_gens->slots[gens->deps[i].slot];
+
+		if (pg_atomic_read_u32(&s->inflight) > 0)
+			return false;
+		pg_memory_barrier();
+		if (pg_atomic_read_u64(&s->stamp) > fence)
+			return false;
+	}
+	return true;
 }
 
 bool
 qc_gens_current(const QcGens *gens)
 {
-	if (gens->global != pg_atomic_read_u64(&qc_gens->global) ||
-		gens->dbepoch != qc_slot_read(gens->dbslot))
-		return false;
 	for (int i = 0; i < gens->ndeps; i++)
 		if (gens->deps[i].gen != qc_slot_read(gens->deps[i].slot))
 			return false;
@@ -244,23 +308,19 @@ qc_gens_current(const QcGens *gens)
 bool
 qc_gens_touch_pending(const QcGens *gens)
 {
-	uint32		writes_slot;
-
 	if (!pending_writes)
 		return false;
-	if (pending_epoch || pending_global)
+	/* epochs are owed by everything; the overflow slot by any write */
+	if (pending_epoch || pending_global || gens->overflow)
 		return true;
-	writes_slot = qc_slot(MyDatabaseId, 0, QC_TARGET_DBWRITES);
-	for (int i = 0; i < gens->ndeps; i++)
-	{
-		if (gens->deps[i].slot == writes_slot)
-			return true;
+	for (int i = QC_NUM_EPOCHS; i < gens->ndeps; i++)
 		for (int j = 0; j < npending; j++)
 			if (gens->deps[i].slot == pending_slots[j])
 				return true;
-	}
 	return false;
 }
+
+/* ---- writer side ---- */
 
 bool
 qc_pending_any(void)
@@ -281,29 +341,41 @@ qc_pending_add_slot(uint32 slot)
 		pending_epoch = true;	/* too many: invalidate the whole database */
 }
 
+static inline bool
+qc_recording(void)
+{
+	return qc_gens != NULL && !IsParallelWorker();
+}
+
 /*
  * Record a write to a relation, to be published at commit.  Writing a
- * partition also invalidates readers of its ancestors.
+ * partition also invalidates readers of its ancestors.  Temporary tables
+ * are private to this session: nothing shared depends on them.
  */
 void
 qc_pending_add_rel(Oid relid)
 {
-	if (qc_gens == NULL || IsParallelWorker())
+	char		persistence;
+
+	if (!qc_recording())
 		return;
-	qc_pending_add_slot(qc_slot(MyDatabaseId, relid, QC_TARGET_REL));
+	persistence = get_rel_persistence(relid);
+	if (persistence == RELPERSISTENCE_TEMP)
+		return;
+	qc_pending_add_slot(QC_SLOT_REL(relid));
 	if (get_rel_relispartition(relid))
 	{
 		ListCell   *lc;
 
 		foreach(lc, get_partition_ancestors(relid))
-			qc_pending_add_slot(qc_slot(MyDatabaseId, lfirst_oid(lc), QC_TARGET_REL));
+			qc_pending_add_slot(QC_SLOT_REL(lfirst_oid(lc)));
 	}
 }
 
 void
 qc_pending_add_epoch(void)
 {
-	if (qc_gens == NULL || IsParallelWorker())
+	if (!qc_recording())
 		return;
 	pending_writes = true;
 	pending_epoch = true;
@@ -312,95 +384,124 @@ qc_pending_add_epoch(void)
 void
 qc_pending_add_global(void)
 {
-	if (qc_gens == NULL || IsParallelWorker())
+	if (!qc_recording())
 		return;
 	pending_writes = true;
 	pending_global = true;
+}
+
+/* Bump a slot now and stamp it, as a commit's second half does. */
+static void
+qc_slot_bump_now(uint32 slot)
+{
+	QcSlot	   *s = &qc_gens->slots[slot];
+	uint64		seq;
+	uint64		old;
+
+	pg_atomic_fetch_add_u64(&s->gen, 1);
+	seq = pg_atomic_add_fetch_u64(&qc_gens->finish, 1);
+	old = pg_atomic_read_u64(&s->stamp);
+	while (old < seq && !pg_atomic_compare_exchange_u64(&s->stamp, &old, seq))
+		;
 }
 
 /* Bump a relation's slot at once, for querycache_invalidate_table(). */
 void
 qc_gen_bump_rel_now(Oid relid)
 {
-	pg_atomic_fetch_add_u64(&qc_gens->slots[qc_slot(MyDatabaseId, 0, QC_TARGET_DBWRITES)], 1);
-	pg_atomic_fetch_add_u64(&qc_gens->slots[qc_slot(MyDatabaseId, relid, QC_TARGET_REL)], 1);
+	qc_slot_bump_now(QC_SLOT_DBWRITES());
+	qc_slot_bump_now(QC_SLOT_REL(relid));
 }
 
 uint64
 qc_gen_rel_value(Oid relid)
 {
-	return qc_slot_read(qc_slot(MyDatabaseId, relid, QC_TARGET_REL));
+	return qc_slot_read(QC_SLOT_REL(relid));
 }
 
 uint64
 qc_gen_db_epoch(void)
 {
-	return qc_slot_read(qc_slot(MyDatabaseId, 0, QC_TARGET_DBEPOCH));
+	return qc_slot_read(QC_SLOT_DBEPOCH());
 }
 
-/*
- * Add a dependency with a generation read earlier, by a cache that was
- * loaded under that generation (the rules table).
- */
-void
-qc_gens_add_rel_at(QcGens *gens, Oid relid, uint64 gen)
-{
-	uint32		slot = qc_slot(MyDatabaseId, relid, QC_TARGET_REL);
-
-	qc_gens_add_slot(gens, slot);
-	for (int i = 0; i < gens->ndeps; i++)
-		if (gens->deps[i].slot == slot && gens->deps[i].gen > gen)
-			gens->deps[i].gen = gen;
-}
-
-/* Raise (+1) or lower (-1) the in-flight counts of the pending set. */
+/* Build the owed set from the pending set. */
 static void
-qc_pending_inflight(int delta)
+qc_owed_build(void)
 {
-	if (delta > 0)
-	{
-		inflight_n = npending;
-		inflight_epoch = pending_epoch;
-		inflight_global = pending_global;
-	}
-	if (inflight_global)
-		pg_atomic_fetch_add_u32(&qc_gens->global_inflight, delta);
-	if (inflight_epoch)
-		pg_atomic_fetch_add_u32(&qc_gens->inflight[qc_slot(MyDatabaseId, 0, QC_TARGET_DBEPOCH)], delta);
-	for (int i = 0; i < inflight_n; i++)
-		pg_atomic_fetch_add_u32(&qc_gens->inflight[pending_slots[i]], delta);
-	inflight_held = (delta > 0);
-}
-
-/*
- * Publish the pending set.  Allocation-free and unable to fail, as it runs
- * in XACT_EVENT_COMMIT.  The order is the one the header comment relies on.
- */
-static void
-qc_pending_publish(void)
-{
-	pg_atomic_fetch_add_u64(&qc_gens->slots[qc_slot(MyDatabaseId, 0, QC_TARGET_DBWRITES)], 1);
+	nowed = 0;
 	if (pending_global)
-		pg_atomic_fetch_add_u64(&qc_gens->global, 1);
+		owed[nowed++] = QC_SLOT_GLOBAL();
 	if (pending_epoch)
-		pg_atomic_fetch_add_u64(&qc_gens->slots[qc_slot(MyDatabaseId, 0, QC_TARGET_DBEPOCH)], 1);
+		owed[nowed++] = QC_SLOT_DBEPOCH();
+	if (npending > 0)
+		owed[nowed++] = QC_SLOT_DBWRITES();
 	for (int i = 0; i < npending; i++)
-		pg_atomic_fetch_add_u64(&qc_gens->slots[pending_slots[i]], 1);
+		owed[nowed++] = pending_slots[i];
+}
+
+/* PRE_COMMIT half: raise, then bump. */
+static void
+qc_owed_raise(void)
+{
+	qc_owed_build();
+	owed_level = GetCurrentTransactionNestLevel();
+	for (int i = 0; i < nowed; i++)
+		pg_atomic_fetch_add_u32(&qc_gens->slots[owed[i]].inflight, 1);
+	for (int i = 0; i < nowed; i++)
+		pg_atomic_fetch_add_u64(&qc_gens->slots[owed[i]].gen, 1);
+}
+
+static void
+qc_owed_lower(void)
+{
+	for (int i = 0; i < nowed; i++)
+		pg_atomic_fetch_sub_u32(&qc_gens->slots[owed[i]].inflight, 1);
+	nowed = 0;
+}
+
+/*
+ * COMMIT half: bump, stamp with a new finish sequence, then lower.
+ * Allocation-free and unable to fail, as it runs in XACT_EVENT_COMMIT.
+ */
+static void
+qc_owed_finish(void)
+{
+	uint64		seq;
+
+	for (int i = 0; i < nowed; i++)
+		pg_atomic_fetch_add_u64(&qc_gens->slots[owed[i]].gen, 1);
+	seq = pg_atomic_add_fetch_u64(&qc_gens->finish, 1);
+	for (int i = 0; i < nowed; i++)
+	{
+		QcSlot	   *s = &qc_gens->slots[owed[i]];
+		uint64		old = pg_atomic_read_u64(&s->stamp);
+
+		while (old < seq && !pg_atomic_compare_exchange_u64(&s->stamp, &old, seq))
+			;
+	}
+	/* the stamps must be visible before the in-flight counts drop */
+	qc_owed_lower();
 }
 
 /*
  * Raise the in-flight counts and bump, as PRE_COMMIT does.  Also called
  * before COMMIT PREPARED, whose rows become visible before this
- * transaction's PRE_COMMIT; the end of the transaction lowers them.
+ * transaction's PRE_COMMIT; the end of the transaction finishes.
  */
 void
 qc_pending_publish_early(void)
 {
 	if (qc_gens == NULL || !pending_writes)
 		return;
-	if (!inflight_held)
-		qc_pending_inflight(1);
-	qc_pending_publish();
+	if (nowed > 0)
+	{
+		/* raised already (COMMIT PREPARED): bump again, before visibility */
+		for (int i = 0; i < nowed; i++)
+			pg_atomic_fetch_add_u64(&qc_gens->slots[owed[i]].gen, 1);
+		return;
+	}
+	qc_owed_raise();
 }
 
 static void
@@ -415,7 +516,7 @@ qc_pending_reset(void)
 static void
 qc_xact_callback(XactEvent event, void *arg)
 {
-	if (!pending_writes)
+	if (!pending_writes && nowed == 0)
 		return;
 
 	switch (event)
@@ -423,20 +524,25 @@ qc_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 			/* before visibility: old entries stop being served at once */
 			qc_pending_publish_early();
+			if (qc_debug_commit_lock != 0 && nowed > 0)
+			{
+				/* tests: wait here, visibly to isolationtester, until let go */
+				DirectFunctionCall1(pg_advisory_lock_shared_int8,
+									Int64GetDatum(qc_debug_commit_lock));
+				DirectFunctionCall1(pg_advisory_unlock_shared_int8,
+									Int64GetDatum(qc_debug_commit_lock));
+			}
 			break;
 		case XACT_EVENT_COMMIT:
 			/* after visibility: closes the window for fills that raced us */
-			qc_pending_publish();
-			if (inflight_held)
-				qc_pending_inflight(-1);
+			qc_owed_finish();
 			qc_pending_reset();
 			break;
 		case XACT_EVENT_PREPARE:
-			/* COMMIT PREPARED is seen by the utility hook (track.c) */
+			/* COMMIT PREPARED owes the cluster epoch (track.c) */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			if (inflight_held)
-				qc_pending_inflight(-1);
+			qc_owed_lower();
 			qc_pending_reset();
 			break;
 		default:
@@ -444,8 +550,23 @@ qc_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/*
+ * Only COMMIT PREPARED raises before PRE_COMMIT, and only at top level, but
+ * whatever raised in a subtransaction that aborts is lowered with it, so an
+ * idle transaction can never hold a count up.
+ */
+static void
+qc_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && nowed > 0 &&
+		owed_level >= GetCurrentTransactionNestLevel())
+		qc_owed_lower();
+}
+
 void
 qc_gen_init(void)
 {
 	RegisterXactCallback(qc_xact_callback, NULL);
+	RegisterSubXactCallback(qc_subxact_callback, NULL);
 }

@@ -128,6 +128,11 @@ qc_define_gucs(void)
 							 "Off saves about 40% of the memory of each entry stored from then on.",
 							 &qc_store_text, true, PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("querycache.debug_commit_lock",
+							"Test only: a writing commit waits for this advisory lock between its PRE_COMMIT and COMMIT bumps.",
+							"Lets tests pause a writer after it raised its in-flight counts; 0 (the default) never waits.",
+							&qc_debug_commit_lock, 0, 0, INT_MAX,
+							PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("querycache");
 #else

@@ -13,6 +13,9 @@
  *		fill.c			running a wrapped query through SPI, plan cache
  *		flight.c		single-flight misses (one fill, the others wait)
  *		api.c			SQL-callable cache functions
+ *		rules.c			the config tables: rules and TTLs of a key
+ *		schema.c		querycache_apply_schema: the seed's migration, run
+ *						as each table's owner; rule writes for owners
  *		output.c		sending a hit to the client as its stored text
  *		trigger.c		the statement-level invalidation trigger
  *		sweeper.c		background worker reclaiming dead entries
@@ -29,6 +32,7 @@
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 /* Longest key, in bytes.  Keys live inline in shared memory. */
 #define QC_MAX_KEY_LEN		256
@@ -68,35 +72,34 @@ typedef struct QcDep
 	uint64		gen;
 } QcDep;
 
+/* Every entry depends on the cluster's and its database's epochs. */
+#define QC_NUM_EPOCHS		2
+
 /*
- * What an entry's freshness is checked against: the cluster-wide epoch,
- * its database's epoch, and the slots of the relations it read.
+ * What an entry's freshness is checked against: the two epochs first, then
+ * the slots of the relations it read (or its database's "any write" slot,
+ * with overflow set, when there were more than QC_MAX_DEPS).
  */
 typedef struct QcGens
 {
-	uint64		global;
-	uint32		dbslot;
-	uint64		dbepoch;
 	int			ndeps;
-	bool		unstable;		/* a commit on a dependency was in flight */
-	QcDep		deps[QC_MAX_DEPS];
+	bool		overflow;
+	QcDep		deps[QC_NUM_EPOCHS + QC_MAX_DEPS];
 } QcGens;
 
-/* Fence taken before a fill's snapshot (see gen.c). */
-typedef struct QcFence
-{
-	uint64		global;
-	uint64		dbepoch;
-	uint64		dbwrites;
-} QcFence;
+/* The commit-finish sequence, read before a fill's snapshot (see gen.c). */
+typedef uint64 QcFence;
+
+extern int	qc_debug_commit_lock;
 
 extern Size qc_gen_shmem_size(void);
 extern void qc_gen_shmem_init(void *ptr, bool found);
 extern void qc_gen_init(void);
-extern void qc_fence_begin(QcFence *fence);
-extern void qc_gens_start(QcGens *gens, const QcFence *fence);
+extern QcFence qc_fence_begin(void);
+extern void qc_gens_start(QcGens *gens);
 extern void qc_gens_add_rel(QcGens *gens, Oid relid);
-extern bool qc_fence_holds(const QcFence *fence);
+extern void qc_gens_add_rel_at(QcGens *gens, Oid relid, uint64 gen);
+extern bool qc_fence_holds(const QcGens *gens, QcFence fence);
 extern bool qc_gens_current(const QcGens *gens);
 extern bool qc_gens_touch_pending(const QcGens *gens);
 extern void qc_pending_add_rel(Oid relid);
@@ -107,7 +110,6 @@ extern bool qc_pending_any(void);
 extern void qc_gen_bump_rel_now(Oid relid);
 extern uint64 qc_gen_rel_value(Oid relid);
 extern uint64 qc_gen_db_epoch(void);
-extern void qc_gens_add_rel_at(QcGens *gens, Oid relid, uint64 gen);
 
 /* ---- store (store.c) ---- */
 
@@ -151,6 +153,7 @@ typedef struct QcCounters
 	pg_atomic_uint64 invalidations;
 	pg_atomic_uint64 too_large;
 	pg_atomic_uint64 coalesced;
+	pg_atomic_uint64 discarded;
 	pg_atomic_uint64 stats_reset;	/* TimestampTz */
 } QcCounters;
 
@@ -186,10 +189,20 @@ extern int64 qc_store_max_memory(void);
 extern QcEntryInfo *qc_store_snapshot(int *count);
 
 /* ---- fill (fill.c) ---- */
+
+/* What a fill found out about its result. */
+typedef enum QcFillStatus
+{
+	QC_FILL_STORABLE,			/* store it */
+	QC_FILL_UNCACHEABLE,		/* depends on what the key cannot capture */
+	QC_FILL_OWN_WRITES,			/* depends on what this transaction wrote */
+	QC_FILL_DISCARDED			/* a dependency committed meanwhile */
+} QcFillStatus;
+
 extern Jsonb *qc_run_query(text *query, int nargs, Oid *argtypes,
 						   Datum *args, bool *argnulls, const char *key,
 						   int keylen, bool for_cache, QcGens *gens,
-						   bool *cacheable);
+						   QcFillStatus *status);
 extern uint64 qc_query_hash(text *query, int nargs, Oid *argtypes,
 							Datum *args, bool *argnulls);
 
@@ -220,16 +233,24 @@ extern void qc_flight_end(QcFlightOutcome outcome);
 /* ---- track (track.c) ---- */
 extern void qc_track_init(void);
 extern void qc_track_begin(void);
-extern List *qc_track_end(bool *trackable);
+extern const char *qc_track_end(List **relids);
 extern bool qc_tracking(void);
+extern uint64 qc_temp_generation(void);
 
 /* ---- output (output.c) ---- */
 extern void qc_output_init(void);
 extern void qc_output_offer(FunctionCallInfo fcinfo, const Jsonb *value,
 							const char *text, uint32 len);
 
-/* ---- rules from the config table (api.c) ---- */
+/* ---- config tables (rules.c) ---- */
+
+/* Longest TTL accepted: 100 years, months counted as 30 days. */
+#define QC_MAX_TTL	((int64) 1200 * DAYS_PER_MONTH * USECS_PER_DAY)
+
+extern void qc_extension_info(Oid *nsp, Oid *owner);
+extern int64 qc_interval_ttl(const Interval *iv);
 extern void qc_rules_add_deps(QcGens *gens, const char *key, int keylen);
+extern int64 qc_ttl_for_key(const char *key, int keylen);
 
 /* ---- sweeper (sweeper.c) ---- */
 extern void qc_sweeper_init(void);

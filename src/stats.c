@@ -29,7 +29,7 @@ PG_FUNCTION_INFO_V1(querycache_entries);
 #define InitMaterializedSRF SetSingleFuncCall
 #endif
 
-#define QC_STATS_COLS	16
+#define QC_STATS_COLS	17
 
 Datum
 querycache_stats(PG_FUNCTION_ARGS)
@@ -73,7 +73,10 @@ querycache_stats(PG_FUNCTION_ARGS)
 	i++;
 	values[i++] = Int64GetDatum(qc_max_entry_size);
 	values[i++] = TimestampTzGetDatum((TimestampTz) pg_atomic_read_u64(&c->stats_reset));
-	Assert(i == QC_STATS_COLS);
+	/* 1.1 added this column; the 1.0 function has one column less */
+	if (tupdesc->natts >= QC_STATS_COLS)
+		values[i++] = Int64GetDatum((int64) pg_atomic_read_u64(&c->discarded));
+	Assert(i == tupdesc->natts);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
@@ -94,6 +97,7 @@ querycache_stats_reset(PG_FUNCTION_ARGS)
 	pg_atomic_write_u64(&c->invalidations, 0);
 	pg_atomic_write_u64(&c->too_large, 0);
 	pg_atomic_write_u64(&c->coalesced, 0);
+	pg_atomic_write_u64(&c->discarded, 0);
 	pg_atomic_write_u64(&c->stats_reset, (uint64) GetCurrentTimestamp());
 	PG_RETURN_VOID();
 }

@@ -165,6 +165,7 @@ qc_store_shmem_init(void)
 		pg_atomic_init_u64(&c->invalidations, 0);
 		pg_atomic_init_u64(&c->too_large, 0);
 		pg_atomic_init_u64(&c->coalesced, 0);
+		pg_atomic_init_u64(&c->discarded, 0);
 		pg_atomic_init_u64(&c->stats_reset, (uint64) GetCurrentTimestamp());
 		pg_atomic_init_u32(&st->clock_hand, 0);
 		pg_atomic_init_u64(&st->next_stamp, 1);

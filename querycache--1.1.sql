@@ -1,0 +1,594 @@
+/* querycache--1.1.sql */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION querycache" to load this file. \quit
+
+--
+-- Security rules of this script (README, "Security"):
+-- - every function runs with search_path pinned to pg_catalog, pg_temp,
+--   except the C functions whose job is to run the caller's own query in
+--   the caller's setting (querycache_wrap), to find the seed's tables in
+--   the caller's search_path (querycache_apply_schema,
+--   querycache_watch_defaults; a catalog lookup only), or that run no SQL
+--   on a hot path (querycache_get, querycache_invalidate_trigger);
+-- - every operator is schema-qualified, every object name qualified;
+-- - user tables are touched only as their owner, in a security-restricted
+--   operation (src/schema.c);
+-- - the config tables belong to the extension's owner: every role reads
+--   them, a table's owner changes its own rules through
+--   querycache_watch/unwatch, nobody else writes them.
+--
+
+--
+-- Configuration tables.  Both are dumped by pg_dump.
+--
+
+-- TTL of keys created without one: the longest matching pattern wins.
+CREATE TABLE querycache_ttl (
+	pattern		text PRIMARY KEY CHECK (('' OPERATOR(pg_catalog.~) pattern) IS NOT NULL),
+	ttl			interval NOT NULL
+		CONSTRAINT querycache_ttl_ttl_check
+		CHECK (ttl OPERATOR(pg_catalog.>) interval '0' AND ttl OPERATOR(pg_catalog.<=) interval '100 years')
+);
+INSERT INTO querycache_ttl VALUES
+	('^agents:list', interval '2 minutes'),
+	('^contacts:list', interval '2 minutes'),
+	('^stats:', interval '1 minute'),
+	('^campaigns:', interval '2 minutes');
+-- The seeded rows come back with CREATE EXTENSION; dump only the others.
+SELECT pg_catalog.pg_extension_config_dump('querycache_ttl',
+	$$WHERE pattern NOT IN ('^agents:list', '^contacts:list', '^stats:', '^campaigns:')$$);
+
+-- Keys matching pattern depend on table_name, whatever their query reads.
+CREATE TABLE querycache_rules (
+	table_name	regclass NOT NULL,
+	pattern		text NOT NULL CHECK (('' OPERATOR(pg_catalog.~) pattern) IS NOT NULL),
+	PRIMARY KEY (table_name, pattern)
+);
+SELECT pg_catalog.pg_extension_config_dump('querycache_rules', '');
+
+-- Every role may read them; only their owner writes them (see above).
+GRANT SELECT ON querycache_ttl, querycache_rules TO PUBLIC;
+
+--
+-- The cache.  querycache_wrap runs the caller's query with the caller's
+-- search_path, rights and settings: that is what it caches.
+--
+CREATE FUNCTION querycache_wrap(key text, query text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'querycache_wrap'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION querycache_wrap(key text, query text, ttl interval)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'querycache_wrap'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION querycache_wrap(key text, query text, ttl interval, VARIADIC params "any")
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'querycache_wrap'
+LANGUAGE C VOLATILE;
+
+-- Untyped parameters (string literals, drivers' text parameters) resolve
+-- here and take their type from the query, as the extended protocol does.
+CREATE FUNCTION querycache_wrap(key text, query text, ttl interval, VARIADIC params text[])
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'querycache_wrap'
+LANGUAGE C VOLATILE;
+
+-- prefix:name=value:... with the names sorted.  Injective: '\', '=' and,
+-- in names and values, ':' are escaped with '\', and a string that could
+-- be read as a JSON number, true, false, null, object or array (or starts
+-- with a double quote) is written as a JSON string, so "1" and 1 differ.
+-- querycache_key('agents:list', '{"userId": 123}') = 'agents:list:userId=123'.
+CREATE FUNCTION querycache_key(prefix text, params jsonb DEFAULT '{}')
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF params IS NOT NULL AND jsonb_typeof(params) OPERATOR(pg_catalog.<>) 'object' THEN
+		RAISE EXCEPTION 'querycache_key params must be a JSON object, not %', jsonb_typeof(params)
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass the parameters as an object, for example ''{"userId": 123}''.';
+	END IF;
+	RETURN replace(replace(prefix, '\', '\\'), '=', '\=') OPERATOR(pg_catalog.||) coalesce(
+		(SELECT string_agg(':' OPERATOR(pg_catalog.||)
+						   replace(replace(replace(k, '\', '\\'), ':', '\:'), '=', '\=')
+						   OPERATOR(pg_catalog.||) '='
+						   OPERATOR(pg_catalog.||)
+						   replace(replace(replace(
+							   CASE WHEN jsonb_typeof(v) OPERATOR(pg_catalog.=) 'string'
+										 AND NOT (v OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^([-0-9"{[]|(true|false|null)$)'
+									THEN v OPERATOR(pg_catalog.#>>) '{}'
+									ELSE v::text END,
+							   '\', '\\'), ':', '\:'), '=', '\='),
+						   '' ORDER BY k COLLATE "C")
+		   FROM jsonb_each(params) AS p(k, v)), '');
+END;
+$$;
+
+CREATE FUNCTION querycache_get(key text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'querycache_get'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION querycache_set(key text, value jsonb, ttl interval DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'querycache_set'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+-- Stored only if none of the key's dependencies committed since the token.
+CREATE FUNCTION querycache_set(key text, value jsonb, ttl interval, fence bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'querycache_set'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+-- A token for querycache_set, to take before computing the value.
+CREATE FUNCTION querycache_fence()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'querycache_fence'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION querycache_delete(key text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'querycache_delete'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION querycache_clear_pattern(pattern text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'querycache_clear_pattern'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION querycache_clear_all()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'querycache_clear_all'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION querycache_invalidate_table(tbl regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'querycache_invalidate_table'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+--
+-- Statistics.
+--
+CREATE FUNCTION querycache_stats(
+	OUT entries bigint,
+	OUT max_entries bigint,
+	OUT memory_bytes bigint,
+	OUT max_memory_bytes bigint,
+	OUT hits bigint,
+	OUT misses bigint,
+	OUT fills bigint,
+	OUT bypasses bigint,
+	OUT evictions bigint,
+	OUT expirations bigint,
+	OUT invalidations bigint,
+	OUT too_large bigint,
+	OUT coalesced bigint,
+	OUT hit_ratio double precision,
+	OUT max_entry_size bigint,
+	OUT stats_reset timestamptz,
+	OUT discarded bigint)
+AS 'MODULE_PATHNAME', 'querycache_stats'
+LANGUAGE C VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp;
+
+CREATE VIEW querycache_stats AS SELECT * FROM querycache_stats();
+
+CREATE FUNCTION querycache_stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'querycache_stats_reset'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION querycache_entries(
+	OUT key text,
+	OUT bytes bigint,
+	OUT created_at timestamptz,
+	OUT expires_at timestamptz,
+	OUT hits bigint,
+	OUT last_hit_at timestamptz,
+	OUT valid boolean,
+	OUT userid oid,
+	OUT dbid oid)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'querycache_entries'
+LANGUAGE C VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp;
+
+CREATE VIEW querycache_entries AS SELECT * FROM querycache_entries();
+
+GRANT SELECT ON querycache_stats, querycache_entries TO PUBLIC;
+
+-- These hurt every other user's hit rate or figures.
+REVOKE ALL ON FUNCTION querycache_clear_all() FROM PUBLIC;
+REVOKE ALL ON FUNCTION querycache_stats_reset() FROM PUBLIC;
+
+--
+-- Invalidation by table: the trigger, and the rules that install it.
+--
+CREATE FUNCTION querycache_invalidate_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'querycache_invalidate_trigger'
+LANGUAGE C;
+
+-- Add or remove a rule of a table; for the table's owner (src/schema.c).
+CREATE FUNCTION querycache_rule_set(tbl regclass, pattern text, present boolean)
+RETURNS void
+AS 'MODULE_PATHNAME', 'querycache_rule_set'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+-- Add a rule (pattern may be NULL for the triggers alone) and make sure
+-- tbl has the triggers: one per statement, firing ALWAYS so replica-mode
+-- writes invalidate too, and one per row firing in replica mode only, for
+-- logical replication apply workers, which fire no statement triggers.
+-- For the table's owner; runs as the caller.
+CREATE FUNCTION querycache_watch(tbl regclass, pattern text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF tbl IS NULL THEN
+		RAISE EXCEPTION 'querycache_watch table must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid OPERATOR(pg_catalog.=) tbl), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table %', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Only the owner of a table may watch it.';
+	END IF;
+	IF pattern IS NOT NULL THEN
+		PERFORM @extschema@.querycache_rule_set(tbl, pattern, true);
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_trigger
+				   WHERE tgrelid OPERATOR(pg_catalog.=) tbl
+					 AND tgname OPERATOR(pg_catalog.=) 'querycache_invalidate') THEN
+		EXECUTE format('CREATE TRIGGER querycache_invalidate'
+					   ' AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s'
+					   ' FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.querycache_invalidate_trigger()',
+					   tbl);
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_trigger
+				   WHERE tgrelid OPERATOR(pg_catalog.=) tbl
+					 AND tgname OPERATOR(pg_catalog.=) 'querycache_invalidate_row') THEN
+		EXECUTE format('CREATE TRIGGER querycache_invalidate_row'
+					   ' AFTER INSERT OR UPDATE OR DELETE ON %s'
+					   ' FOR EACH ROW EXECUTE FUNCTION @extschema@.querycache_invalidate_trigger()',
+					   tbl);
+	END IF;
+	EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER querycache_invalidate', tbl);
+	EXECUTE format('ALTER TABLE %s ENABLE REPLICA TRIGGER querycache_invalidate_row', tbl);
+END;
+$$;
+
+CREATE FUNCTION querycache_unwatch(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF tbl IS NULL THEN
+		RAISE EXCEPTION 'querycache_unwatch table must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM @extschema@.querycache_rule_set(tbl, NULL, false);
+	EXECUTE format('DROP TRIGGER IF EXISTS querycache_invalidate ON %s', tbl);
+	EXECUTE format('DROP TRIGGER IF EXISTS querycache_invalidate_row ON %s', tbl);
+END;
+$$;
+
+-- Rules of a dropped table go with it.  SECURITY DEFINER: whoever drops a
+-- table (or anything: the trigger fires on every DROP) must not need
+-- rights on the rules table; it deletes only rules of objects just dropped.
+CREATE FUNCTION querycache_drop_rules()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM @extschema@.querycache_rules r
+	 USING pg_event_trigger_dropped_objects() d
+	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::regclass
+	   AND d.objsubid OPERATOR(pg_catalog.=) 0
+	   AND r.table_name::oid OPERATOR(pg_catalog.=) d.objid;
+END;
+$$;
+REVOKE ALL ON FUNCTION querycache_drop_rules() FROM PUBLIC;
+
+CREATE EVENT TRIGGER querycache_drop_rules ON sql_drop
+	EXECUTE FUNCTION querycache_drop_rules();
+
+-- The seed's invalidation table, for those of its tables found in the
+-- caller's search_path (src/schema.c).
+CREATE FUNCTION querycache_watch_defaults()
+RETURNS void
+AS 'MODULE_PATHNAME', 'querycache_watch_defaults'
+LANGUAGE C VOLATILE;
+
+--
+-- Migration 047 of the seed app, and the seed's recommended indexes.
+--
+-- The seed app once queued a campaign created with one contact twice; its fix
+-- was a unique constraint on call_queue (campaign_id, contact_id).
+-- querycache_apply_schema() applies that fix (moving existing duplicates out
+-- of the way first), creates the seed's user_id indexes and its rules.  The
+-- extension script calls it once; users call it again whenever they like,
+-- e.g. after creating call_queue.
+--
+-- It finds the tables through the caller's search_path (during CREATE
+-- EXTENSION that is the extension's schema) and requires the caller to have
+-- the rights of their owner.  The two functions below do the work; it runs
+-- each as the table's owner in a security-restricted operation.
+-- Everything they create lives in the schema of the table it belongs to,
+-- and none of it becomes part of the extension: DROP EXTENSION querycache
+-- CASCADE and pg_dump/restore treat it as ordinary user data.
+--
+CREATE FUNCTION querycache_migrate_047(v_queue regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	c_conname	CONSTANT name := 'call_queue_campaign_contact_unique';
+	v_qname		text;			-- call_queue, schema-qualified and quoted
+	v_nsp		name;
+	v_kind		"char";
+	v_only		text;			-- 'ONLY ' for a plain table
+	v_dup		regclass;
+	v_dupname	text;
+	v_cols		text;
+	v_ids		bigint[];
+	v_refids	bigint[];
+	v_cond		text;
+	v_using		text := '';
+	v_deleted	bigint;
+	v_cmm		text;
+	r			record;
+BEGIN
+	SELECT c.relkind, n.nspname INTO v_kind, v_nsp
+	FROM pg_catalog.pg_class c
+	JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+	WHERE c.oid OPERATOR(pg_catalog.=) v_queue;
+	v_qname := pg_catalog.format('%I.%I', v_nsp, 'call_queue');
+
+	<<migration_047>>
+	BEGIN
+		/* The app may have run its own migration 047: nothing to do then. */
+		EXIT migration_047 WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
+										WHERE conrelid OPERATOR(pg_catalog.=) v_queue AND conname OPERATOR(pg_catalog.=) c_conname);
+
+		/*
+		 * Keep writers (and readers: ADD CONSTRAINT needs this lock anyway, and
+		 * upgrading a weaker lock later could deadlock) out until we are done,
+		 * so no duplicate or referencing row can sneak in between the checks
+		 * and the ALTER TABLE.  Then look again: someone may have added the
+		 * constraint while we waited.
+		 */
+		EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v_qname);
+		EXIT migration_047 WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
+										WHERE conrelid OPERATOR(pg_catalog.=) v_queue AND conname OPERATOR(pg_catalog.=) c_conname);
+		v_only := CASE WHEN v_kind OPERATOR(pg_catalog.=) 'r' THEN 'ONLY ' ELSE '' END;
+
+		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+					   WHERE attrelid OPERATOR(pg_catalog.=) v_queue AND attname OPERATOR(pg_catalog.=) 'id' AND attnum OPERATOR(pg_catalog.>) 0
+						 AND NOT attisdropped) THEN
+			RAISE EXCEPTION 'table % has no column "id"', v_qname
+				USING ERRCODE = 'undefined_column',
+					  HINT = 'Migration 047 keeps the row with the lowest id of each (campaign_id, contact_id) pair and needs that column.';
+		END IF;
+
+		/*
+		 * An index of the constraint's name may exist already (the app may
+		 * have created a unique index instead of the constraint).  Adopt it if
+		 * it is exactly what the constraint would create.
+		 */
+		IF EXISTS (SELECT 1 FROM pg_catalog.pg_class
+				   WHERE relname OPERATOR(pg_catalog.=) c_conname AND relnamespace OPERATOR(pg_catalog.=) (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) v_queue)) THEN
+			IF EXISTS (SELECT 1
+					   FROM pg_catalog.pg_index i
+					   JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
+					   JOIN pg_catalog.pg_am am ON am.oid OPERATOR(pg_catalog.=) ic.relam
+					   WHERE i.indrelid OPERATOR(pg_catalog.=) v_queue AND ic.relname OPERATOR(pg_catalog.=) c_conname
+						 AND i.indisunique AND i.indisvalid AND am.amname OPERATOR(pg_catalog.=) 'btree'
+						 AND i.indpred IS NULL AND i.indexprs IS NULL
+						 AND i.indnkeyatts OPERATOR(pg_catalog.=) 2 AND i.indnatts OPERATOR(pg_catalog.=) 2
+						 AND (SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord)
+							  FROM pg_catalog.unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+							  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) v_queue AND a.attnum OPERATOR(pg_catalog.=) k.attnum)
+							 OPERATOR(pg_catalog.=) ARRAY['campaign_id', 'contact_id']::pg_catalog.name[]) THEN
+				v_using := pg_catalog.format(' USING INDEX %I', c_conname);
+			ELSE
+				RAISE EXCEPTION 'cannot add constraint "%" to table %: relation "%" already exists',
+					c_conname, v_qname, c_conname
+					USING ERRCODE = 'duplicate_object',
+						  HINT = pg_catalog.format('Rename or drop relation %I.%I, or make it a unique index on call_queue (campaign_id, contact_id), then run SELECT querycache_apply_schema().',
+												   v_nsp, c_conname);
+			END IF;
+		END IF;
+
+		/*
+		 * The duplicates: every row of a (campaign_id, contact_id) group but
+		 * the one with the lowest id.  Rows with a NULL in either column are
+		 * no duplicates as far as UNIQUE is concerned.
+		 */
+		EXECUTE pg_catalog.format(
+			'SELECT pg_catalog.array_agg(id ORDER BY id) FROM ('
+			'  SELECT id, pg_catalog.row_number() OVER (PARTITION BY campaign_id, contact_id ORDER BY id) AS rn'
+			'  FROM %s%s WHERE campaign_id IS NOT NULL AND contact_id IS NOT NULL) d '
+			'WHERE rn OPERATOR(pg_catalog.>) 1', v_only, v_qname)
+			INTO v_ids;
+		v_ids := coalesce(v_ids, '{}');
+
+		/*
+		 * Moving a row that another table references would fail, cascade or
+		 * set the reference to NULL, depending on the foreign key.  Refuse
+		 * all of that before changing anything.
+		 */
+		IF pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.>) 0 THEN
+			FOR r IN
+				SELECT c.conname, c.conkey, c.confkey, c.conrelid, rc.relkind, rn.nspname, rc.relname,
+					   pg_catalog.format('%I.%I', rn.nspname, rc.relname) AS refname
+				FROM pg_catalog.pg_constraint c
+				JOIN pg_catalog.pg_class rc ON rc.oid OPERATOR(pg_catalog.=) c.conrelid
+				JOIN pg_catalog.pg_namespace rn ON rn.oid OPERATOR(pg_catalog.=) rc.relnamespace
+				WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=) v_queue AND c.conparentid OPERATOR(pg_catalog.=) 0
+				ORDER BY rn.nspname, rc.relname, c.conname
+			LOOP
+				SELECT pg_catalog.string_agg(pg_catalog.format('r.%I OPERATOR(pg_catalog.=) q.%I', ra.attname, qa.attname), ' AND ' ORDER BY k.ord)
+				INTO v_cond
+				FROM ROWS FROM (pg_catalog.unnest(r.conkey), pg_catalog.unnest(r.confkey)) WITH ORDINALITY AS k(refcol, qcol, ord)
+				JOIN pg_catalog.pg_attribute ra ON ra.attrelid OPERATOR(pg_catalog.=) r.conrelid AND ra.attnum OPERATOR(pg_catalog.=) k.refcol
+				JOIN pg_catalog.pg_attribute qa ON qa.attrelid OPERATOR(pg_catalog.=) v_queue AND qa.attnum OPERATOR(pg_catalog.=) k.qcol;
+
+				EXECUTE pg_catalog.format(
+					'SELECT pg_catalog.array_agg(q.id ORDER BY q.id) FROM %s%s q '
+					'WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) AND EXISTS (SELECT 1 FROM %s%s r WHERE %s)',
+					v_only, v_qname,
+					CASE WHEN r.relkind OPERATOR(pg_catalog.=) 'r' THEN 'ONLY ' ELSE '' END, r.refname, v_cond)
+					INTO v_refids USING v_ids;
+
+				IF v_refids IS NOT NULL THEN
+					RAISE EXCEPTION 'cannot move duplicate call_queue rows with id %: table % references them',
+						pg_catalog.array_to_string(v_refids[1:10], ', ')
+						OPERATOR(pg_catalog.||) CASE WHEN pg_catalog.cardinality(v_refids) OPERATOR(pg_catalog.>) 10
+								THEN pg_catalog.format(' and %s more', pg_catalog.cardinality(v_refids) OPERATOR(pg_catalog.-) 10)
+								ELSE '' END,
+						r.refname
+						USING ERRCODE = 'foreign_key_violation',
+							  SCHEMA = r.nspname,
+							  TABLE = r.relname,
+							  CONSTRAINT = r.conname,
+							  DETAIL = pg_catalog.format('Migration 047 (unique constraint %s on %s) moves all but the oldest row of each (campaign_id, contact_id) pair to %I.%I, but foreign key constraint %I on table %s references %s of them.',
+														 c_conname, v_qname, v_nsp, 'call_queue_duplicates',
+														 r.conname, r.refname, pg_catalog.cardinality(v_refids)),
+							  HINT = pg_catalog.format('Delete the referencing rows of %s or point them to the rows being kept (or remove the duplicates yourself), then retry.',
+													   r.refname);
+				END IF;
+			END LOOP;
+		END IF;
+
+		/* The table the duplicates go to: call_queue's columns, no defaults. */
+		v_dupname := pg_catalog.format('%I.%I', v_nsp, 'call_queue_duplicates');
+		v_dup := pg_catalog.to_regclass(v_dupname);
+		IF v_dup IS NULL THEN
+			EXECUTE pg_catalog.format('CREATE TABLE %s (LIKE %s, moved_at timestamptz NOT NULL DEFAULT pg_catalog.now())',
+									  v_dupname, v_qname);
+			v_dup := pg_catalog.to_regclass(v_dupname);
+			EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', v_dupname,
+				'call_queue rows moved away by querycache_apply_schema() (migration 047: unique (campaign_id, contact_id))');
+		ELSE
+			/*
+			 * It runs as call_queue's owner: a table someone else owns could
+			 * run that role's triggers with the owner's rights.
+			 */
+			IF (SELECT relowner FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) v_dup)
+			   OPERATOR(pg_catalog.<>) (SELECT relowner FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) v_queue) THEN
+				RAISE EXCEPTION 'table % must be owned by the owner of %', v_dupname, v_qname
+					USING ERRCODE = 'insufficient_privilege',
+						  HINT = 'Migration 047 moves duplicates as the owner of call_queue; change the owner of call_queue_duplicates or drop it.';
+			END IF;
+			/* call_queue may have gained columns since. */
+			FOR r IN
+				SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ
+				FROM pg_catalog.pg_attribute a
+				WHERE a.attrelid OPERATOR(pg_catalog.=) v_queue AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+				  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute d
+								  WHERE d.attrelid OPERATOR(pg_catalog.=) v_dup AND d.attname OPERATOR(pg_catalog.=) a.attname
+									AND d.attnum OPERATOR(pg_catalog.>) 0 AND NOT d.attisdropped)
+				ORDER BY a.attnum
+			LOOP
+				EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN %I %s', v_dupname, r.attname, r.typ);
+			END LOOP;
+		END IF;
+
+		IF pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.>) 0 THEN
+			SELECT pg_catalog.string_agg(pg_catalog.quote_ident(attname), ', ' ORDER BY attnum) INTO v_cols
+			FROM pg_catalog.pg_attribute
+			WHERE attrelid OPERATOR(pg_catalog.=) v_queue AND attnum OPERATOR(pg_catalog.>) 0 AND NOT attisdropped;
+
+			EXECUTE pg_catalog.format('INSERT INTO %s (%s) SELECT %s FROM %s%s WHERE id OPERATOR(pg_catalog.=) ANY ($1)',
+									  v_dupname, v_cols, v_cols, v_only, v_qname)
+				USING v_ids;
+			EXECUTE pg_catalog.format('DELETE FROM %s%s WHERE id OPERATOR(pg_catalog.=) ANY ($1)', v_only, v_qname)
+				USING v_ids;
+			GET DIAGNOSTICS v_deleted = ROW_COUNT;
+			IF v_deleted OPERATOR(pg_catalog.<>) pg_catalog.cardinality(v_ids) THEN
+				RAISE EXCEPTION 'could not move duplicate call_queue rows: % of % deleted',
+					v_deleted, pg_catalog.cardinality(v_ids)
+					USING ERRCODE = 'object_not_in_prerequisite_state',
+						  HINT = 'A trigger or rule on call_queue may have prevented the deletion.';
+			END IF;
+		END IF;
+
+		EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I UNIQUE%s',
+								  v_qname, c_conname,
+								  CASE WHEN v_using OPERATOR(pg_catalog.=) '' THEN ' (campaign_id, contact_id)' ELSE v_using END);
+
+		/*
+		 * CREATE EXTENSION runs its script with client_min_messages raised
+		 * to WARNING; a DBA must still see that rows were moved.
+		 */
+		v_cmm := pg_catalog.current_setting('client_min_messages');
+		IF v_cmm OPERATOR(pg_catalog.=) 'warning' THEN
+			PERFORM pg_catalog.set_config('client_min_messages', 'notice', true);
+		END IF;
+		RAISE NOTICE 'querycache: moved % duplicate call_queue row% to %',
+			pg_catalog.cardinality(v_ids),
+			CASE WHEN pg_catalog.cardinality(v_ids) OPERATOR(pg_catalog.=) 1 THEN '' ELSE 's' END,
+			v_dupname;
+		PERFORM pg_catalog.set_config('client_min_messages', v_cmm, true);
+	END migration_047;
+END
+$fn$;
+
+CREATE FUNCTION querycache_seed_index(v_tab regclass, v_idx text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_nsp		name;
+	v_rel		name;
+BEGIN
+	SELECT n.nspname, c.relname INTO v_nsp, v_rel
+	FROM pg_catalog.pg_class c
+	JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+	WHERE c.oid OPERATOR(pg_catalog.=) v_tab;
+	IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', v_nsp, v_idx)) IS NOT NULL THEN
+		RETURN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+				   WHERE attrelid OPERATOR(pg_catalog.=) v_tab
+					 AND attname OPERATOR(pg_catalog.=) 'user_id'
+					 AND attnum OPERATOR(pg_catalog.>) 0 AND NOT attisdropped) THEN
+		RAISE NOTICE 'querycache: table %.% has no column "user_id", not creating index %',
+			pg_catalog.quote_ident(v_nsp), pg_catalog.quote_ident(v_rel), pg_catalog.quote_ident(v_idx);
+		RETURN;
+	END IF;
+	EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %I.%I (user_id)',
+							  v_idx, v_nsp, v_rel);
+END
+$fn$;
+
+-- Internal: querycache_apply_schema calls them, as the owner.
+REVOKE ALL ON FUNCTION querycache_migrate_047(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION querycache_seed_index(regclass, text) FROM PUBLIC;
+
+CREATE FUNCTION querycache_apply_schema() RETURNS void
+AS 'MODULE_PATHNAME', 'querycache_apply_schema'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION querycache_apply_schema() IS
+'apply the seed app''s migration 047 (unique call_queue (campaign_id, contact_id), duplicates moved to call_queue_duplicates), its user_id indexes and its invalidation rules to the tables found in search_path, as their owner; idempotent';
+
+SELECT querycache_apply_schema();

@@ -1,0 +1,278 @@
+/*-------------------------------------------------------------------------
+ *
+ * rules.c
+ *		The extension's configuration tables, querycache_rules and
+ *		querycache_ttl, and what they say about a key: which tables it
+ *		depends on, and its TTL.
+ *
+ * Each backend keeps a copy of each table, reloaded when the table's
+ * generation moves (after a committed write to it); the tables' OIDs are
+ * found again when the database's epoch moves (CREATE/DROP EXTENSION).
+ *
+ * The copies are read here, in C, with a heap scan: no SQL, no operator
+ * or function the caller's search_path could resolve to something else,
+ * and no privilege of the caller is needed.  The generation is read
+ * before the snapshot the scan uses, and entries that use a copy depend on
+ * that generation (qc_gens_add_rel_at): the freshness argument of gen.c
+ * then holds with the load as the snapshot.
+ *
+ * Backend-local state; no locks beyond the AccessShareLock of the scan.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_extension.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "regex/regex.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "querycache.h"
+
+/* One row of a config table. */
+typedef struct QcPattern
+{
+	text	   *pattern;
+	int64		value;			/* relation OID or TTL in microseconds */
+} QcPattern;
+
+/* A backend-local copy of a (pattern, value) config table. */
+typedef struct QcPatterns
+{
+	const char *relname;
+	const char *valcol;			/* column holding the value */
+	Oid			relid;
+	uint64		loaded_gen;		/* 0: not loaded */
+	int			n;
+	QcPattern  *rows;
+	MemoryContext cxt;
+} QcPatterns;
+
+static QcPatterns qc_rules = {.relname = "querycache_rules",.valcol = "table_name"};
+static QcPatterns qc_ttls = {.relname = "querycache_ttl",.valcol = "ttl"};
+static uint64 qc_config_epoch = 0;
+
+/* The schema querycache is installed in and its owner, or InvalidOid. */
+void
+qc_extension_info(Oid *nsp, Oid *owner)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	*nsp = *owner = InvalidOid;
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("querycache"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		*nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+		*owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/*
+ * An interval as a TTL in microseconds, months counted as 30 days as
+ * interval comparison does.  Out of (0, QC_MAX_TTL] is an error.
+ */
+int64
+qc_interval_ttl(const Interval *iv)
+{
+	int64		usecs;
+
+	/* bound each part first, so that the sum cannot overflow */
+	if (iv->month > 12 * 1000 || iv->month < -12 * 1000 ||
+		iv->day > 1000 * 366 || iv->day < -1000 * 366 ||
+		iv->time > 1000 * 366 * USECS_PER_DAY || iv->time < -1000 * 366 * USECS_PER_DAY)
+		usecs = (iv->month > 0 || iv->day > 0 || iv->time > 0) ? QC_MAX_TTL + 1 : 0;
+	else
+		usecs = (int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY +
+			(int64) iv->day * USECS_PER_DAY + iv->time;
+	if (usecs <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("querycache ttl must be positive"),
+				 errhint("Pass NULL to use the TTL from querycache_ttl or querycache.default_ttl.")));
+	if (usecs > QC_MAX_TTL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("querycache ttl must be at most 100 years")));
+	return usecs;
+}
+
+/*
+ * A TTL row as microseconds.  Rows stored before 1.1's CHECK may be out of
+ * range: clamp them, a miss must not fail on a config row.
+ */
+static int64
+qc_ttl_clamped(const Interval *iv)
+{
+	int64		usecs;
+
+	if (iv->month > 12 * 1000 || iv->day > 1000 * 366 ||
+		iv->time > 1000 * 366 * USECS_PER_DAY)
+		return QC_MAX_TTL;
+	if (iv->month < -12 * 1000 || iv->day < -1000 * 366 ||
+		iv->time < -1000 * 366 * USECS_PER_DAY)
+		return 1;
+	usecs = (int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY +
+		(int64) iv->day * USECS_PER_DAY + iv->time;
+	return Min(Max(usecs, 1), QC_MAX_TTL);
+}
+
+/* Find the config tables again after the database's epoch moved. */
+static void
+qc_config_resolve(void)
+{
+	uint64		epoch = qc_gen_db_epoch();
+	Oid			nsp;
+	Oid			owner;
+
+	if (epoch == qc_config_epoch)
+		return;
+	qc_extension_info(&nsp, &owner);
+	qc_rules.relid = OidIsValid(nsp) ? get_relname_relid(qc_rules.relname, nsp) : InvalidOid;
+	qc_ttls.relid = OidIsValid(nsp) ? get_relname_relid(qc_ttls.relname, nsp) : InvalidOid;
+	qc_rules.loaded_gen = qc_ttls.loaded_gen = 0;
+	qc_config_epoch = epoch;
+}
+
+/* Longest pattern first, so that the first match is the longest one. */
+static int
+qc_pattern_cmp(const void *a, const void *b, void *arg)
+{
+	const text *pa = ((const QcPattern *) a)->pattern;
+	const text *pb = ((const QcPattern *) b)->pattern;
+	int			la = VARSIZE_ANY_EXHDR(pa);
+	int			lb = VARSIZE_ANY_EXHDR(pb);
+
+	if (la != lb)
+		return lb - la;
+	return memcmp(VARDATA_ANY(pa), VARDATA_ANY(pb), la);
+}
+
+static void
+qc_patterns_load(QcPatterns *pc)
+{
+	uint64		gen;
+	Relation	rel;
+	Snapshot	snap;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	AttrNumber	patatt;
+	AttrNumber	valatt;
+	int			cap = 16;
+
+	qc_config_resolve();
+	if (!OidIsValid(pc->relid))
+	{
+		pc->n = 0;
+		return;
+	}
+	/* read before the snapshot: a write after it makes the copy look stale */
+	gen = qc_gen_rel_value(pc->relid);
+	if (gen == pc->loaded_gen)
+		return;
+	pg_memory_barrier();
+
+	if (pc->cxt == NULL)
+		pc->cxt = AllocSetContextCreate(CacheMemoryContext, "querycache config",
+										ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(pc->cxt);
+	pc->n = 0;
+	pc->loaded_gen = 0;
+	pc->rows = MemoryContextAlloc(pc->cxt, sizeof(QcPattern) * cap);
+
+	rel = table_open(pc->relid, AccessShareLock);
+	patatt = get_attnum(pc->relid, "pattern");
+	valatt = get_attnum(pc->relid, pc->valcol);
+	if (patatt == InvalidAttrNumber || valatt == InvalidAttrNumber)
+		elog(ERROR, "table %s lacks its columns", pc->relname);
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snap, 0, NULL);
+	slot = table_slot_create(rel, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull1;
+		bool		isnull2;
+		Datum		pat = slot_getattr(slot, patatt, &isnull1);
+		Datum		val = slot_getattr(slot, valatt, &isnull2);
+		QcPattern  *row;
+
+		if (isnull1 || isnull2)
+			continue;
+		if (pc->n == cap)
+		{
+			cap *= 2;
+			pc->rows = repalloc(pc->rows, sizeof(QcPattern) * cap);
+		}
+		row = &pc->rows[pc->n++];
+		row->pattern = (text *) MemoryContextAlloc(pc->cxt, VARSIZE_ANY(DatumGetPointer(pat)));
+		memcpy(row->pattern, DatumGetPointer(pat), VARSIZE_ANY(DatumGetPointer(pat)));
+		if (pc == &qc_ttls)
+			row->value = qc_ttl_clamped(DatumGetIntervalP(val));
+		else
+			row->value = (int64) DatumGetObjectId(val);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, AccessShareLock);
+
+	if (pc == &qc_ttls)
+		qsort_arg(pc->rows, pc->n, sizeof(QcPattern), qc_pattern_cmp, NULL);
+	pc->loaded_gen = gen;
+}
+
+static bool
+qc_pattern_matches(text *pattern, const char *key, int keylen)
+{
+	return RE_compile_and_execute(pattern, (char *) key, keylen, REG_ADVANCED,
+								  C_COLLATION_OID, 0, NULL);
+}
+
+/*
+ * Entries whose key matches a rule depend on the rule's table, and every
+ * entry depends on the rules table itself, so a new rule cannot miss
+ * entries filled before it.
+ */
+void
+qc_rules_add_deps(QcGens *gens, const char *key, int keylen)
+{
+	qc_patterns_load(&qc_rules);
+	if (!OidIsValid(qc_rules.relid))
+		return;
+	qc_gens_add_rel_at(gens, qc_rules.relid, qc_rules.loaded_gen);
+	for (int i = 0; i < qc_rules.n; i++)
+		if (qc_pattern_matches(qc_rules.rows[i].pattern, key, keylen))
+			qc_gens_add_rel(gens, (Oid) qc_rules.rows[i].value);
+}
+
+/* TTL of the longest querycache_ttl pattern matching key, else the default. */
+int64
+qc_ttl_for_key(const char *key, int keylen)
+{
+	qc_patterns_load(&qc_ttls);
+	for (int i = 0; i < qc_ttls.n; i++)
+		if (qc_pattern_matches(qc_ttls.rows[i].pattern, key, keylen))
+			return qc_ttls.rows[i].value;
+	return (int64) qc_default_ttl * USECS_PER_SEC;
+}
