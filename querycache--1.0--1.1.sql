@@ -11,23 +11,42 @@
 -- in querycache_ttl and querycache_rules are kept.  See CHANGELOG.md.
 --
 
--- TTLs are at most 100 years now.  A longer one (1.0 accepted them, and
--- they made every miss fail) becomes 100 years, with a warning.
+-- querycache_ttl becomes querycache_policies (TTL, dependency policy,
+-- stale-while-revalidate); its rows move there, and querycache_ttl stays
+-- as an updatable view.  TTLs are at most 100 years now: a longer one
+-- (1.0 accepted them, and they made every miss fail) becomes 100 years,
+-- with a warning.
+CREATE TABLE querycache_policies (
+	pattern		text PRIMARY KEY CHECK (('' OPERATOR(pg_catalog.~) pattern) IS NOT NULL),
+	ttl			interval
+		CHECK (ttl OPERATOR(pg_catalog.>) interval '0' AND ttl OPERATOR(pg_catalog.<=) interval '100 years'),
+	depends		text NOT NULL DEFAULT 'reads'
+		CHECK (depends OPERATOR(pg_catalog.=) ANY (ARRAY['reads', 'rules'])),
+	stale_while_revalidate interval NOT NULL DEFAULT interval '0'
+		CHECK (stale_while_revalidate OPERATOR(pg_catalog.>=) interval '0'
+			   AND stale_while_revalidate OPERATOR(pg_catalog.<=) interval '1 day')
+);
 DO $$
 DECLARE
 	r record;
 BEGIN
 	FOR r IN SELECT pattern, ttl FROM @extschema@.querycache_ttl
 			 WHERE ttl OPERATOR(pg_catalog.>) interval '100 years'
+			 ORDER BY pattern
 	LOOP
 		RAISE WARNING 'querycache: TTL % of pattern % is more than 100 years; it becomes 100 years', r.ttl, r.pattern;
 	END LOOP;
 END
 $$;
-UPDATE querycache_ttl SET ttl = interval '100 years' WHERE ttl OPERATOR(pg_catalog.>) interval '100 years';
-ALTER TABLE querycache_ttl DROP CONSTRAINT querycache_ttl_ttl_check,
-	ADD CONSTRAINT querycache_ttl_ttl_check
-		CHECK (ttl OPERATOR(pg_catalog.>) interval '0' AND ttl OPERATOR(pg_catalog.<=) interval '100 years');
+INSERT INTO querycache_policies (pattern, ttl, depends)
+	SELECT pattern, LEAST(ttl, interval '100 years'), 'reads' FROM querycache_ttl;
+SELECT pg_catalog.pg_extension_config_dump('querycache_policies',
+	$$WHERE pattern NOT IN ('^agents:list', '^contacts:list', '^stats:', '^campaigns:')$$);
+ALTER EXTENSION querycache DROP TABLE querycache_ttl;
+DROP TABLE querycache_ttl;
+CREATE VIEW querycache_ttl AS
+	SELECT pattern, ttl FROM querycache_policies WHERE ttl IS NOT NULL;
+GRANT SELECT ON querycache_policies, querycache_ttl TO PUBLIC;
 
 -- Pinned search_path on the C functions that run extension code.
 ALTER FUNCTION querycache_set(text, jsonb, interval) SET search_path = pg_catalog, pg_temp;
@@ -36,7 +55,6 @@ ALTER FUNCTION querycache_clear_pattern(text) SET search_path = pg_catalog, pg_t
 ALTER FUNCTION querycache_clear_all() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION querycache_invalidate_table(regclass) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION querycache_stats_reset() SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION querycache_entries() SET search_path = pg_catalog, pg_temp;
 
 CREATE OR REPLACE FUNCTION querycache_key(prefix text, params jsonb DEFAULT '{}')
 RETURNS text
@@ -79,7 +97,8 @@ AS 'MODULE_PATHNAME', 'querycache_fence'
 LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp;
 
--- querycache_stats gains "discarded".
+-- querycache_stats gains "discarded" and "stale_hits", querycache_entries
+-- "stale".
 DROP VIEW querycache_stats;
 DROP FUNCTION querycache_stats();
 CREATE FUNCTION querycache_stats(
@@ -99,13 +118,34 @@ CREATE FUNCTION querycache_stats(
 	OUT hit_ratio double precision,
 	OUT max_entry_size bigint,
 	OUT stats_reset timestamptz,
-	OUT discarded bigint)
+	OUT discarded bigint,
+	OUT stale_hits bigint)
 AS 'MODULE_PATHNAME', 'querycache_stats'
 LANGUAGE C VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp;
 
 CREATE VIEW querycache_stats AS SELECT * FROM querycache_stats();
 GRANT SELECT ON querycache_stats TO PUBLIC;
+
+DROP VIEW querycache_entries;
+DROP FUNCTION querycache_entries();
+CREATE FUNCTION querycache_entries(
+	OUT key text,
+	OUT bytes bigint,
+	OUT created_at timestamptz,
+	OUT expires_at timestamptz,
+	OUT hits bigint,
+	OUT last_hit_at timestamptz,
+	OUT valid boolean,
+	OUT userid oid,
+	OUT dbid oid,
+	OUT stale boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'querycache_entries'
+LANGUAGE C VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp;
+CREATE VIEW querycache_entries AS SELECT * FROM querycache_entries();
+GRANT SELECT ON querycache_entries TO PUBLIC;
 
 -- Add or remove a rule of a table; for the table's owner (src/schema.c).
 CREATE FUNCTION querycache_rule_set(tbl regclass, pattern text, present boolean)
@@ -162,6 +202,11 @@ BEGIN
 	IF tbl IS NULL THEN
 		RAISE EXCEPTION 'querycache_unwatch table must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid OPERATOR(pg_catalog.=) tbl), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table %', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Only the owner of a table may unwatch it.';
 	END IF;
 	PERFORM @extschema@.querycache_rule_set(tbl, NULL, false);
 	EXECUTE format('DROP TRIGGER IF EXISTS querycache_invalidate ON %s', tbl);

@@ -23,21 +23,36 @@
 -- Configuration tables.  Both are dumped by pg_dump.
 --
 
--- TTL of keys created without one: the longest matching pattern wins.
-CREATE TABLE querycache_ttl (
+-- Policy of the keys matching pattern; the longest matching pattern wins.
+--	ttl: of entries stored without one (NULL: querycache.default_ttl);
+--	depends: 'reads', every relation the query read (never stale), or
+--	  'rules', only the tables of the querycache_rules its key matches
+--	  (changes to other tables show after the TTL);
+--	stale_while_revalidate: how long after an entry expires or is
+--	  invalidated callers may still get its last value while one backend
+--	  refreshes it (never across an epoch, never to its writers).
+CREATE TABLE querycache_policies (
 	pattern		text PRIMARY KEY CHECK (('' OPERATOR(pg_catalog.~) pattern) IS NOT NULL),
-	ttl			interval NOT NULL
-		CONSTRAINT querycache_ttl_ttl_check
-		CHECK (ttl OPERATOR(pg_catalog.>) interval '0' AND ttl OPERATOR(pg_catalog.<=) interval '100 years')
+	ttl			interval
+		CHECK (ttl OPERATOR(pg_catalog.>) interval '0' AND ttl OPERATOR(pg_catalog.<=) interval '100 years'),
+	depends		text NOT NULL DEFAULT 'reads'
+		CHECK (depends OPERATOR(pg_catalog.=) ANY (ARRAY['reads', 'rules'])),
+	stale_while_revalidate interval NOT NULL DEFAULT interval '0'
+		CHECK (stale_while_revalidate OPERATOR(pg_catalog.>=) interval '0'
+			   AND stale_while_revalidate OPERATOR(pg_catalog.<=) interval '1 day')
 );
-INSERT INTO querycache_ttl VALUES
-	('^agents:list', interval '2 minutes'),
-	('^contacts:list', interval '2 minutes'),
-	('^stats:', interval '1 minute'),
-	('^campaigns:', interval '2 minutes');
+INSERT INTO querycache_policies (pattern, ttl, depends) VALUES
+	('^agents:list', interval '2 minutes', 'reads'),
+	('^contacts:list', interval '2 minutes', 'reads'),
+	('^stats:', interval '1 minute', 'reads'),
+	('^campaigns:', interval '2 minutes', 'reads');
 -- The seeded rows come back with CREATE EXTENSION; dump only the others.
-SELECT pg_catalog.pg_extension_config_dump('querycache_ttl',
+SELECT pg_catalog.pg_extension_config_dump('querycache_policies',
 	$$WHERE pattern NOT IN ('^agents:list', '^contacts:list', '^stats:', '^campaigns:')$$);
+
+-- 1.0's TTL table, kept for its users: an updatable view of the policies.
+CREATE VIEW querycache_ttl AS
+	SELECT pattern, ttl FROM querycache_policies WHERE ttl IS NOT NULL;
 
 -- Keys matching pattern depend on table_name, whatever their query reads.
 CREATE TABLE querycache_rules (
@@ -48,7 +63,7 @@ CREATE TABLE querycache_rules (
 SELECT pg_catalog.pg_extension_config_dump('querycache_rules', '');
 
 -- Every role may read them; only their owner writes them (see above).
-GRANT SELECT ON querycache_ttl, querycache_rules TO PUBLIC;
+GRANT SELECT ON querycache_policies, querycache_ttl, querycache_rules TO PUBLIC;
 
 --
 -- The cache.  querycache_wrap runs the caller's query with the caller's
@@ -177,7 +192,8 @@ CREATE FUNCTION querycache_stats(
 	OUT hit_ratio double precision,
 	OUT max_entry_size bigint,
 	OUT stats_reset timestamptz,
-	OUT discarded bigint)
+	OUT discarded bigint,
+	OUT stale_hits bigint)
 AS 'MODULE_PATHNAME', 'querycache_stats'
 LANGUAGE C VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp;
@@ -199,7 +215,8 @@ CREATE FUNCTION querycache_entries(
 	OUT last_hit_at timestamptz,
 	OUT valid boolean,
 	OUT userid oid,
-	OUT dbid oid)
+	OUT dbid oid,
+	OUT stale boolean)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'querycache_entries'
 LANGUAGE C VOLATILE STRICT
@@ -281,6 +298,11 @@ BEGIN
 	IF tbl IS NULL THEN
 		RAISE EXCEPTION 'querycache_unwatch table must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid OPERATOR(pg_catalog.=) tbl), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table %', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Only the owner of a table may unwatch it.';
 	END IF;
 	PERFORM @extschema@.querycache_rule_set(tbl, NULL, false);
 	EXECUTE format('DROP TRIGGER IF EXISTS querycache_invalidate ON %s', tbl);

@@ -141,19 +141,17 @@ qc_cache_usable(void)
 	return !RecoveryInProgress() && !IsolationUsesXactSnapshot() && !qc_tracking();
 }
 
-static TimestampTz
-qc_expiry(int64 ttl_usecs, const QcKey *k)
-{
-	if (ttl_usecs < 0)
-		ttl_usecs = qc_ttl_for_key(k->key, k->keylen);
-	return GetCurrentTimestamp() + ttl_usecs;
-}
-
-/* Store a result unless it is too large; counts too_large. */
+/*
+ * Store a result unless it is too large; counts too_large.  ttl_usecs < 0
+ * takes the TTL of the key's policy.
+ */
 static bool
 qc_store_result(const QcKey *k, uint64 query_hash, int64 ttl_usecs,
-				const QcGens *gens, Jsonb *value)
+				const QcPolicy *policy, const QcGens *gens, Jsonb *value)
 {
+	TimestampTz expires = GetCurrentTimestamp() +
+		(ttl_usecs >= 0 ? ttl_usecs : policy->ttl);
+
 	char	   *valtext = NULL;
 	bool		stored = false;
 
@@ -162,7 +160,7 @@ qc_store_result(const QcKey *k, uint64 query_hash, int64 ttl_usecs,
 		/* what jsonb_out prints, sent as is on hits (output.c) */
 		if (qc_store_text)
 			valtext = JsonbToCString(NULL, &value->root, VARSIZE(value));
-		stored = qc_store_insert(k, query_hash, qc_expiry(ttl_usecs, k), gens,
+		stored = qc_store_insert(k, query_hash, expires, policy->swr, gens,
 								 value, valtext, valtext ? strlen(valtext) : 0);
 		if (valtext)
 			pfree(valtext);
@@ -196,6 +194,7 @@ querycache_wrap(PG_FUNCTION_ARGS)
 	Jsonb	   *result;
 	QcLookupStatus status;
 	QcGens		gens;
+	QcPolicy	policy;
 	QcFillStatus fill;
 	bool		stored = false;
 	bool		waited = false;
@@ -218,12 +217,12 @@ querycache_wrap(PG_FUNCTION_ARGS)
 
 	if (!qc_enabled)
 		PG_RETURN_JSONB_P(qc_run_query(query, nargs, types, values, nulls,
-									   NULL, 0, false, NULL, NULL));
+									   NULL, 0, NULL, NULL, NULL));
 	if (!qc_cache_usable())
 	{
 		pg_atomic_fetch_add_u64(&c->bypasses, 1);
 		PG_RETURN_JSONB_P(qc_run_query(query, nargs, types, values, nulls,
-									   NULL, 0, false, NULL, NULL));
+									   NULL, 0, NULL, NULL, NULL));
 	}
 
 	qh = qc_query_hash(query, nargs, types, values, nulls);
@@ -237,12 +236,27 @@ querycache_wrap(PG_FUNCTION_ARGS)
 			qc_output_offer(fcinfo, result, valtext, textlen);
 			PG_RETURN_JSONB_P(result);
 		}
+		if (status == QC_STALE_USABLE)
+		{
+			/* one backend refreshes; the others take the last value */
+			if (!qc_flight_try_lead(qc_flight_hash(&k, qh)))
+			{
+				pg_atomic_fetch_add_u64(&c->stale_hits, 1);
+				ereport(DEBUG1, (errmsg_internal("querycache stale hit: %s", k.key)));
+				qc_output_offer(fcinfo, result, valtext, textlen);
+				PG_RETURN_JSONB_P(result);
+			}
+			if (!waited)
+				pg_atomic_fetch_add_u64(&c->misses, 1);
+			ereport(DEBUG1, (errmsg_internal("querycache refresh: %s", k.key)));
+			break;
+		}
 		if (status == QC_OWN_WRITES)
 		{
 			pg_atomic_fetch_add_u64(&c->bypasses, 1);
 			ereport(DEBUG1, (errmsg_internal("querycache bypass (own writes): %s", k.key)));
 			PG_RETURN_JSONB_P(qc_run_query(query, nargs, types, values, nulls,
-										   NULL, 0, false, NULL, NULL));
+										   NULL, 0, NULL, NULL, NULL));
 		}
 		if (!waited)
 		{
@@ -266,18 +280,19 @@ querycache_wrap(PG_FUNCTION_ARGS)
 			pg_atomic_fetch_add_u64(&c->bypasses, 1);
 			ereport(DEBUG1, (errmsg_internal("querycache gave up waiting for %s", k.key)));
 			PG_RETURN_JSONB_P(qc_run_query(query, nargs, types, values, nulls,
-										   NULL, 0, false, NULL, NULL));
+										   NULL, 0, NULL, NULL, NULL));
 		}
 		waited = true;			/* QC_FLIGHT_DONE: look up again */
 	}
 
+	policy = qc_policy_for_key(k.key, k.keylen);
 	result = qc_run_query(query, nargs, types, values, nulls, k.key, k.keylen,
-						  true, &gens, &fill);
+						  &policy, &gens, &fill);
 	switch (fill)
 	{
 		case QC_FILL_STORABLE:
 			pg_atomic_fetch_add_u64(&c->fills, 1);
-			stored = qc_store_result(&k, qh, ttl, &gens, result);
+			stored = qc_store_result(&k, qh, ttl, &policy, &gens, result);
 			break;
 		case QC_FILL_DISCARDED:
 			pg_atomic_fetch_add_u64(&c->fills, 1);
@@ -360,6 +375,7 @@ querycache_set(PG_FUNCTION_ARGS)
 	Jsonb	   *value;
 	int64		ttl;
 	QcGens		gens;
+	QcPolicy	policy;
 	bool		fenced = PG_NARGS() > 3;
 	QcFence		fence = 0;
 
@@ -395,7 +411,8 @@ querycache_set(PG_FUNCTION_ARGS)
 		pg_atomic_fetch_add_u64(&qc_counters()->discarded, 1);
 		PG_RETURN_VOID();
 	}
-	qc_store_result(&k, 0, ttl, &gens, value);
+	policy = qc_policy_for_key(k.key, k.keylen);
+	qc_store_result(&k, 0, ttl, &policy, &gens, value);
 	PG_RETURN_VOID();
 }
 

@@ -518,18 +518,20 @@ qc_fill_guc_enter(void)
  * Run a query and return its rows as jsonb, allocated in the caller's
  * memory context.
  *
- * With for_cache, this is a fill: the fence is read before the snapshot,
- * the relations read are tracked, and *gens receives the dependencies,
- * including those of the rules matching key.  *status says whether the
- * result may be stored (see gen.c for the argument).  Otherwise the query
- * runs with the caller's snapshot and nothing is tracked.
+ * With a policy, this is a fill: the fence is read before the snapshot,
+ * the relations read are tracked, and *gens receives the dependencies:
+ * the relations read (unless the policy says depends = 'rules') and the
+ * tables of the rules matching key.  *status says whether the result may
+ * be stored (see gen.c for the argument).  Without, the query runs with
+ * the caller's snapshot and nothing is tracked.
  */
 Jsonb *
 qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
-			 bool *argnulls, const char *key, int keylen, bool for_cache,
+			 bool *argnulls, const char *key, int keylen, const QcPolicy *policy,
 			 QcGens *gens, QcFillStatus *status)
 {
 	MemoryContext caller = CurrentMemoryContext;
+	bool		for_cache = (policy != NULL);
 	QcPlan	   *volatile p;
 	Datum	   *values;
 	char	   *nulls;
@@ -579,9 +581,15 @@ qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 	{
 		ListCell   *lc;
 
+		bool		own_writes;
+
 		qc_gens_start(gens);
 		foreach(lc, relids)
 			qc_gens_add_rel(gens, lfirst_oid(lc));
+		/* whatever the policy, nothing computed from our writes is shared */
+		own_writes = qc_gens_touch_pending(gens);
+		if (policy->rules_only)
+			qc_gens_start(gens);	/* TTL-bounded for what no rule covers */
 		qc_rules_add_deps(gens, key, keylen);
 		if (reason != NULL)
 		{
@@ -590,7 +598,7 @@ qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 					(errmsg_internal("querycache not storing %.*s: the query %s",
 									 keylen, key, reason)));
 		}
-		else if (qc_gens_touch_pending(gens))
+		else if (own_writes || qc_gens_touch_pending(gens))
 			*status = QC_FILL_OWN_WRITES;
 		else if (!qc_fence_holds(gens, fence))
 			*status = QC_FILL_DISCARDED;

@@ -174,6 +174,45 @@ qc_flight_join(uint64 hash)
 	return (outcome == QC_OUTCOME_NOT_STORED) ? QC_FLIGHT_ALONE : QC_FLIGHT_DONE;
 }
 
+/*
+ * Lead the flight for hash if there is none, without waiting: for a
+ * stale-while-revalidate refresh, whose callers take the stale value
+ * instead of waiting.  False if another backend leads it or no slot is
+ * free.
+ */
+bool
+qc_flight_try_lead(uint64 hash)
+{
+	int			free_slot = -1;
+
+	Assert(my_flight < 0);
+	LWLockAcquire(qc_flights->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < QC_MAX_FLIGHTS; i++)
+	{
+		QcFlight   *f = &qc_flights->flights[i];
+
+		if (f->leader == 0)
+		{
+			if (free_slot < 0)
+				free_slot = i;
+		}
+		else if (f->hash == hash)
+		{
+			LWLockRelease(qc_flights->lock);
+			return false;
+		}
+	}
+	if (free_slot >= 0)
+	{
+		qc_flights->flights[free_slot].hash = hash;
+		qc_flights->flights[free_slot].leader = MyProcPid;
+		my_flight = free_slot;
+		my_flight_level = GetCurrentTransactionNestLevel();
+	}
+	LWLockRelease(qc_flights->lock);
+	return free_slot >= 0;
+}
+
 /* End the flight this backend leads, if any, and wake its waiters. */
 void
 qc_flight_end(QcFlightOutcome outcome)

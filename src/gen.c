@@ -305,6 +305,16 @@ qc_gens_current(const QcGens *gens)
 	return true;
 }
 
+/* Did neither epoch move?  (Privileges, DDL, roles: never served stale.) */
+bool
+qc_gens_epochs_current(const QcGens *gens)
+{
+	for (int i = 0; i < QC_NUM_EPOCHS; i++)
+		if (gens->deps[i].gen != qc_slot_read(gens->deps[i].slot))
+			return false;
+	return true;
+}
+
 bool
 qc_gens_touch_pending(const QcGens *gens)
 {

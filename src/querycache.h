@@ -101,6 +101,7 @@ extern void qc_gens_add_rel(QcGens *gens, Oid relid);
 extern void qc_gens_add_rel_at(QcGens *gens, Oid relid, uint64 gen);
 extern bool qc_fence_holds(const QcGens *gens, QcFence fence);
 extern bool qc_gens_current(const QcGens *gens);
+extern bool qc_gens_epochs_current(const QcGens *gens);
 extern bool qc_gens_touch_pending(const QcGens *gens);
 extern void qc_pending_add_rel(Oid relid);
 extern void qc_pending_add_epoch(void);
@@ -129,7 +130,9 @@ typedef enum QcLookupStatus
 	QC_EXPIRED,					/* past its TTL */
 	QC_STALE,					/* a dependency changed */
 	QC_OTHER_QUERY,				/* same key, other query or params */
-	QC_OWN_WRITES				/* depends on what this transaction wrote */
+	QC_OWN_WRITES,				/* depends on what this transaction wrote */
+	QC_STALE_USABLE				/* expired or stale, value returned: within
+								 * its stale-while-revalidate window */
 } QcLookupStatus;
 
 /* Why an entry left the cache; each reason has its counter. */
@@ -154,6 +157,7 @@ typedef struct QcCounters
 	pg_atomic_uint64 too_large;
 	pg_atomic_uint64 coalesced;
 	pg_atomic_uint64 discarded;
+	pg_atomic_uint64 stale_hits;
 	pg_atomic_uint64 stats_reset;	/* TimestampTz */
 } QcCounters;
 
@@ -169,6 +173,7 @@ typedef struct QcEntryInfo
 	uint64		hits;
 	TimestampTz last_hit_at;
 	bool		valid;
+	bool		stale;			/* invalid or expired, still served */
 } QcEntryInfo;
 
 extern Size qc_store_shmem_size(void);
@@ -179,7 +184,7 @@ extern void qc_make_key(QcKey *k, text *keytext);
 extern Jsonb *qc_store_lookup(const QcKey *k, uint64 query_hash, bool match_query,
 							  QcLookupStatus *status, char **text, uint32 *textlen);
 extern bool qc_store_insert(const QcKey *k, uint64 query_hash, TimestampTz expires_at,
-							const QcGens *gens, const Jsonb *value,
+							int64 swr, const QcGens *gens, const Jsonb *value,
 							const char *text, uint32 textlen);
 extern bool qc_store_delete(const QcKey *k);
 extern int64 qc_store_clear(Oid dbid, Oid roleid, text *pattern, Oid collation);
@@ -187,24 +192,6 @@ extern int	qc_store_sweep(void);
 extern void qc_store_usage(int64 *entries, int64 *memory_bytes);
 extern int64 qc_store_max_memory(void);
 extern QcEntryInfo *qc_store_snapshot(int *count);
-
-/* ---- fill (fill.c) ---- */
-
-/* What a fill found out about its result. */
-typedef enum QcFillStatus
-{
-	QC_FILL_STORABLE,			/* store it */
-	QC_FILL_UNCACHEABLE,		/* depends on what the key cannot capture */
-	QC_FILL_OWN_WRITES,			/* depends on what this transaction wrote */
-	QC_FILL_DISCARDED			/* a dependency committed meanwhile */
-} QcFillStatus;
-
-extern Jsonb *qc_run_query(text *query, int nargs, Oid *argtypes,
-						   Datum *args, bool *argnulls, const char *key,
-						   int keylen, bool for_cache, QcGens *gens,
-						   QcFillStatus *status);
-extern uint64 qc_query_hash(text *query, int nargs, Oid *argtypes,
-							Datum *args, bool *argnulls);
 
 /* ---- single flight (flight.c) ---- */
 typedef enum QcFlightResult
@@ -227,6 +214,7 @@ extern Size qc_flight_shmem_size(void);
 extern void qc_flight_shmem_init(void);
 extern void qc_flight_init(void);
 extern uint64 qc_flight_hash(const QcKey *k, uint64 query_hash);
+extern bool qc_flight_try_lead(uint64 hash);
 extern QcFlightResult qc_flight_join(uint64 hash);
 extern void qc_flight_end(QcFlightOutcome outcome);
 
@@ -247,10 +235,39 @@ extern void qc_output_offer(FunctionCallInfo fcinfo, const Jsonb *value,
 /* Longest TTL accepted: 100 years, months counted as 30 days. */
 #define QC_MAX_TTL	((int64) 1200 * DAYS_PER_MONTH * USECS_PER_DAY)
 
+/* Longest stale-while-revalidate window: one day. */
+#define QC_MAX_SWR	((int64) USECS_PER_DAY)
+
+/* What querycache_policies says about a key. */
+typedef struct QcPolicy
+{
+	int64		ttl;			/* microseconds */
+	bool		rules_only;		/* depends = 'rules' */
+	int64		swr;			/* stale_while_revalidate, microseconds */
+} QcPolicy;
+
 extern void qc_extension_info(Oid *nsp, Oid *owner);
 extern int64 qc_interval_ttl(const Interval *iv);
 extern void qc_rules_add_deps(QcGens *gens, const char *key, int keylen);
-extern int64 qc_ttl_for_key(const char *key, int keylen);
+extern QcPolicy qc_policy_for_key(const char *key, int keylen);
+
+/* ---- fill (fill.c) ---- */
+
+/* What a fill found out about its result. */
+typedef enum QcFillStatus
+{
+	QC_FILL_STORABLE,			/* store it */
+	QC_FILL_UNCACHEABLE,		/* depends on what the key cannot capture */
+	QC_FILL_OWN_WRITES,			/* depends on what this transaction wrote */
+	QC_FILL_DISCARDED			/* a dependency committed meanwhile */
+} QcFillStatus;
+
+extern Jsonb *qc_run_query(text *query, int nargs, Oid *argtypes,
+						   Datum *args, bool *argnulls, const char *key,
+						   int keylen, const QcPolicy *policy, QcGens *gens,
+						   QcFillStatus *status);
+extern uint64 qc_query_hash(text *query, int nargs, Oid *argtypes,
+							Datum *args, bool *argnulls);
 
 /* ---- sweeper (sweeper.c) ---- */
 extern void qc_sweeper_init(void);

@@ -2,8 +2,9 @@
  *
  * rules.c
  *		The extension's configuration tables, querycache_rules and
- *		querycache_ttl, and what they say about a key: which tables it
- *		depends on, and its TTL.
+ *		querycache_policies (querycache_ttl is a view of the latter), and
+ *		what they say about a key: which tables it depends on, and its
+ *		policy (TTL, dependency policy, stale-while-revalidate window).
  *
  * Each backend keeps a copy of each table, reloaded when the table's
  * generation moves (after a committed write to it); the tables' OIDs are
@@ -46,7 +47,9 @@
 typedef struct QcPattern
 {
 	text	   *pattern;
-	int64		value;			/* relation OID or TTL in microseconds */
+	int64		value;			/* relation OID, or TTL in microseconds (-1:
+								 * querycache.default_ttl) */
+	QcPolicy	policy;			/* querycache_policies only */
 } QcPattern;
 
 /* A backend-local copy of a (pattern, value) config table. */
@@ -62,7 +65,7 @@ typedef struct QcPatterns
 } QcPatterns;
 
 static QcPatterns qc_rules = {.relname = "querycache_rules",.valcol = "table_name"};
-static QcPatterns qc_ttls = {.relname = "querycache_ttl",.valcol = "ttl"};
+static QcPatterns qc_policies = {.relname = "querycache_policies",.valcol = "ttl"};
 static uint64 qc_config_epoch = 0;
 
 /* The schema querycache is installed in and its owner, or InvalidOid. */
@@ -150,8 +153,11 @@ qc_config_resolve(void)
 		return;
 	qc_extension_info(&nsp, &owner);
 	qc_rules.relid = OidIsValid(nsp) ? get_relname_relid(qc_rules.relname, nsp) : InvalidOid;
-	qc_ttls.relid = OidIsValid(nsp) ? get_relname_relid(qc_ttls.relname, nsp) : InvalidOid;
-	qc_rules.loaded_gen = qc_ttls.loaded_gen = 0;
+	qc_policies.relid = OidIsValid(nsp) ? get_relname_relid(qc_policies.relname, nsp) : InvalidOid;
+	/* 1.0 had no policies table, only querycache_ttl */
+	if (!OidIsValid(qc_policies.relid) && OidIsValid(nsp))
+		qc_policies.relid = get_relname_relid("querycache_ttl", nsp);
+	qc_rules.loaded_gen = qc_policies.loaded_gen = 0;
 	qc_config_epoch = epoch;
 }
 
@@ -179,6 +185,8 @@ qc_patterns_load(QcPatterns *pc)
 	TupleTableSlot *slot;
 	AttrNumber	patatt;
 	AttrNumber	valatt;
+	AttrNumber	depatt = InvalidAttrNumber;
+	AttrNumber	swratt = InvalidAttrNumber;
 	int			cap = 16;
 
 	qc_config_resolve();
@@ -206,6 +214,11 @@ qc_patterns_load(QcPatterns *pc)
 	valatt = get_attnum(pc->relid, pc->valcol);
 	if (patatt == InvalidAttrNumber || valatt == InvalidAttrNumber)
 		elog(ERROR, "table %s lacks its columns", pc->relname);
+	if (pc == &qc_policies)
+	{
+		depatt = get_attnum(pc->relid, "depends");
+		swratt = get_attnum(pc->relid, "stale_while_revalidate");
+	}
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
 	slot = table_slot_create(rel, NULL);
@@ -217,7 +230,7 @@ qc_patterns_load(QcPatterns *pc)
 		Datum		val = slot_getattr(slot, valatt, &isnull2);
 		QcPattern  *row;
 
-		if (isnull1 || isnull2)
+		if (isnull1 || (isnull2 && pc != &qc_policies))
 			continue;
 		if (pc->n == cap)
 		{
@@ -227,8 +240,32 @@ qc_patterns_load(QcPatterns *pc)
 		row = &pc->rows[pc->n++];
 		row->pattern = (text *) MemoryContextAlloc(pc->cxt, VARSIZE_ANY(DatumGetPointer(pat)));
 		memcpy(row->pattern, DatumGetPointer(pat), VARSIZE_ANY(DatumGetPointer(pat)));
-		if (pc == &qc_ttls)
-			row->value = qc_ttl_clamped(DatumGetIntervalP(val));
+		if (pc == &qc_policies)
+		{
+			bool		isnull;
+			Datum		d;
+
+			row->policy.ttl = isnull2 ? -1 : qc_ttl_clamped(DatumGetIntervalP(val));
+			row->policy.rules_only = false;
+			row->policy.swr = 0;
+			if (depatt != InvalidAttrNumber)
+			{
+				d = slot_getattr(slot, depatt, &isnull);
+				row->policy.rules_only = !isnull &&
+					strcmp(TextDatumGetCString(d), "rules") == 0;
+			}
+			if (swratt != InvalidAttrNumber)
+			{
+				d = slot_getattr(slot, swratt, &isnull);
+				if (!isnull)
+				{
+					Interval   *iv = DatumGetIntervalP(d);
+
+					if (iv->month > 0 || iv->day > 0 || iv->time > 0)
+						row->policy.swr = Min(qc_ttl_clamped(iv), QC_MAX_SWR);
+				}
+			}
+		}
 		else
 			row->value = (int64) DatumGetObjectId(val);
 	}
@@ -237,7 +274,7 @@ qc_patterns_load(QcPatterns *pc)
 	UnregisterSnapshot(snap);
 	table_close(rel, AccessShareLock);
 
-	if (pc == &qc_ttls)
+	if (pc == &qc_policies)
 		qsort_arg(pc->rows, pc->n, sizeof(QcPattern), qc_pattern_cmp, NULL);
 	pc->loaded_gen = gen;
 }
@@ -266,13 +303,24 @@ qc_rules_add_deps(QcGens *gens, const char *key, int keylen)
 			qc_gens_add_rel(gens, (Oid) qc_rules.rows[i].value);
 }
 
-/* TTL of the longest querycache_ttl pattern matching key, else the default. */
-int64
-qc_ttl_for_key(const char *key, int keylen)
+/*
+ * The policy of the longest querycache_policies pattern matching key, else
+ * the defaults: TTL querycache.default_ttl, dependencies from reads, no
+ * stale-while-revalidate.
+ */
+QcPolicy
+qc_policy_for_key(const char *key, int keylen)
 {
-	qc_patterns_load(&qc_ttls);
-	for (int i = 0; i < qc_ttls.n; i++)
-		if (qc_pattern_matches(qc_ttls.rows[i].pattern, key, keylen))
-			return qc_ttls.rows[i].value;
-	return (int64) qc_default_ttl * USECS_PER_SEC;
+	QcPolicy	policy = {-1, false, 0};
+
+	qc_patterns_load(&qc_policies);
+	for (int i = 0; i < qc_policies.n; i++)
+		if (qc_pattern_matches(qc_policies.rows[i].pattern, key, keylen))
+		{
+			policy = qc_policies.rows[i].policy;
+			break;
+		}
+	if (policy.ttl < 0)
+		policy.ttl = (int64) qc_default_ttl * USECS_PER_SEC;
+	return policy;
 }

@@ -29,7 +29,7 @@ PG_FUNCTION_INFO_V1(querycache_entries);
 #define InitMaterializedSRF SetSingleFuncCall
 #endif
 
-#define QC_STATS_COLS	17
+#define QC_STATS_COLS	18
 
 Datum
 querycache_stats(PG_FUNCTION_ARGS)
@@ -73,9 +73,12 @@ querycache_stats(PG_FUNCTION_ARGS)
 	i++;
 	values[i++] = Int64GetDatum(qc_max_entry_size);
 	values[i++] = TimestampTzGetDatum((TimestampTz) pg_atomic_read_u64(&c->stats_reset));
-	/* 1.1 added this column; the 1.0 function has one column less */
+	/* 1.1 added these columns; the 1.0 function ends before them */
 	if (tupdesc->natts >= QC_STATS_COLS)
+	{
 		values[i++] = Int64GetDatum((int64) pg_atomic_read_u64(&c->discarded));
+		values[i++] = Int64GetDatum((int64) pg_atomic_read_u64(&c->stale_hits));
+	}
 	Assert(i == tupdesc->natts);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
@@ -98,11 +101,12 @@ querycache_stats_reset(PG_FUNCTION_ARGS)
 	pg_atomic_write_u64(&c->too_large, 0);
 	pg_atomic_write_u64(&c->coalesced, 0);
 	pg_atomic_write_u64(&c->discarded, 0);
+	pg_atomic_write_u64(&c->stale_hits, 0);
 	pg_atomic_write_u64(&c->stats_reset, (uint64) GetCurrentTimestamp());
 	PG_RETURN_VOID();
 }
 
-#define QC_ENTRIES_COLS	9
+#define QC_ENTRIES_COLS	10
 
 /* A role sees its own entries, or all of them with pg_read_all_stats. */
 Datum
@@ -137,6 +141,9 @@ querycache_entries(PG_FUNCTION_ARGS)
 		values[i++] = BoolGetDatum(e->valid);
 		values[i++] = ObjectIdGetDatum(e->roleid);
 		values[i++] = ObjectIdGetDatum(e->dbid);
+		/* 1.1 added "stale"; the 1.0 function ends before it */
+		if (rsinfo->setDesc->natts >= QC_ENTRIES_COLS)
+			values[i++] = BoolGetDatum(e->stale);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -67,6 +67,7 @@ typedef struct QcEntry
 	uint32		nblocks;
 	uint64		query_hash;
 	TimestampTz expires_at;
+	int64		swr;			/* stale-while-revalidate window, usecs */
 	pg_atomic_uint32 usage;		/* CLOCK reference count */
 	pg_atomic_uint64 hits;
 	pg_atomic_uint64 last_hit;	/* TimestampTz */
@@ -166,6 +167,7 @@ qc_store_shmem_init(void)
 		pg_atomic_init_u64(&c->too_large, 0);
 		pg_atomic_init_u64(&c->coalesced, 0);
 		pg_atomic_init_u64(&c->discarded, 0);
+		pg_atomic_init_u64(&c->stale_hits, 0);
 		pg_atomic_init_u64(&c->stats_reset, (uint64) GetCurrentTimestamp());
 		pg_atomic_init_u32(&st->clock_hand, 0);
 		pg_atomic_init_u64(&st->next_stamp, 1);
@@ -432,7 +434,25 @@ qc_reserve(uint32 nblocks, uint32 *idx_out)
 }
 
 /*
- * Look up an entry.  On a hit, returns a palloc'd copy of the value and,
+ * May an expired or invalidated entry still be served while one backend
+ * refreshes it?  Within its stale-while-revalidate window: after expiry if
+ * nothing it depends on changed, else counted from when it was filled, so
+ * a stale value is never older than the window (plus the refresh that
+ * replaces it).  Never when an epoch moved: privileges, DDL and roles are
+ * never served stale.  Caller holds the partition lock.
+ */
+static bool
+qc_entry_stale_usable(QcEntry *e, TimestampTz now)
+{
+	if (e->swr <= 0 || !qc_gens_epochs_current(&e->gens))
+		return false;
+	if (qc_gens_current(&e->gens))
+		return now < e->expires_at + e->swr;
+	return now < e->created_at + e->swr;
+}
+
+/*
+ * Look up an entry.  On a hit (or QC_STALE_USABLE), returns a palloc'd copy of the value and,
  * in *text and *textlen, its text form, which follows the value in the same
  * allocation and is NUL-terminated (NULL if the entry has none).
  */
@@ -465,6 +485,15 @@ qc_store_lookup(const QcKey *k, uint64 query_hash, bool match_query,
 	else if (qc_gens_touch_pending(&e->gens))
 		*status = QC_OWN_WRITES;
 	else
+		*status = QC_HIT;
+
+	if ((*status == QC_EXPIRED || *status == QC_STALE) &&
+		qc_entry_stale_usable(e, now) &&
+		(!match_query || e->query_hash == query_hash) &&
+		!qc_gens_touch_pending(&e->gens))
+		*status = QC_STALE_USABLE;
+
+	if (*status == QC_HIT || *status == QC_STALE_USABLE)
 	{
 		uint32		b = e->first_block;
 		uint32		left = e->nbytes + e->ntext;
@@ -489,7 +518,6 @@ qc_store_lookup(const QcKey *k, uint64 query_hash, bool match_query,
 			pg_atomic_fetch_add_u32(&e->usage, 1);
 		pg_atomic_fetch_add_u64(&e->hits, 1);
 		pg_atomic_write_u64(&e->last_hit, (uint64) now);
-		*status = QC_HIT;
 	}
 	LWLockRelease(lock);
 	return (Jsonb *) result;
@@ -498,8 +526,8 @@ qc_store_lookup(const QcKey *k, uint64 query_hash, bool match_query,
 /* Store value and its text form (textlen bytes of jsonb_out's output, or none). */
 bool
 qc_store_insert(const QcKey *k, uint64 query_hash, TimestampTz expires_at,
-				const QcGens *gens, const Jsonb *value, const char *text,
-				uint32 textlen)
+				int64 swr, const QcGens *gens, const Jsonb *value,
+				const char *text, uint32 textlen)
 {
 	uint32		nbytes = VARSIZE(value);
 	uint32		nblocks = (nbytes + textlen + QC_BLOCK_SIZE - 1) / QC_BLOCK_SIZE;
@@ -546,6 +574,7 @@ qc_store_insert(const QcKey *k, uint64 query_hash, TimestampTz expires_at,
 	e->query_hash = query_hash;
 	e->created_at = GetCurrentTimestamp();
 	e->expires_at = expires_at;
+	e->swr = swr;
 	e->nbytes = nbytes;
 	e->ntext = textlen;
 	e->gens = *gens;
@@ -740,6 +769,7 @@ qc_store_snapshot(int *count)
 	int			cap = 64;
 	int			n = 0;
 	QcEntryInfo *out = palloc(sizeof(QcEntryInfo) * cap);
+	TimestampTz now = GetCurrentTimestamp();
 
 	for (int part = 0; part < QC_NUM_PARTITIONS; part++)
 	{
@@ -768,6 +798,8 @@ qc_store_snapshot(int *count)
 				info->hits = pg_atomic_read_u64(&e->hits);
 				info->last_hit_at = (TimestampTz) pg_atomic_read_u64(&e->last_hit);
 				info->valid = qc_gens_current(&e->gens);
+				info->stale = (!info->valid || e->expires_at <= now) &&
+					qc_entry_stale_usable(e, now);
 			}
 		}
 		LWLockRelease(lock);
