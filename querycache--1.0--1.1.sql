@@ -491,6 +491,8 @@ COMMENT ON FUNCTION querycache_apply_schema() IS
 'apply the seed app''s migration 047 (unique call_queue (campaign_id, contact_id), duplicates moved to call_queue_duplicates), its user_id indexes and its invalidation rules to the tables found in search_path, as their owner; idempotent';
 
 -- Tables watched under 1.0 get the row trigger for apply workers too.
+-- (The subquery's alias must not be "r": PL/pgSQL would take r.tgrelid for
+-- a field of the loop variable r, which is not assigned yet.)
 DO $$
 DECLARE
 	r record;
@@ -499,9 +501,9 @@ BEGIN
 			 FROM pg_catalog.pg_trigger t
 			 WHERE t.tgname OPERATOR(pg_catalog.=) 'querycache_invalidate'
 			   AND t.tgfoid OPERATOR(pg_catalog.=) '@extschema@.querycache_invalidate_trigger()'::pg_catalog.regprocedure
-			   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger r
-							   WHERE r.tgrelid OPERATOR(pg_catalog.=) t.tgrelid
-								 AND r.tgname OPERATOR(pg_catalog.=) 'querycache_invalidate_row')
+			   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger o
+							   WHERE o.tgrelid OPERATOR(pg_catalog.=) t.tgrelid
+								 AND o.tgname OPERATOR(pg_catalog.=) 'querycache_invalidate_row')
 	LOOP
 		EXECUTE pg_catalog.format('CREATE TRIGGER querycache_invalidate_row'
 					   ' AFTER INSERT OR UPDATE OR DELETE ON %s'
