@@ -10,6 +10,7 @@ OBJS = \
 	src/schema.o \
 	src/fill.o \
 	src/flight.o \
+	src/replica.o \
 	src/output.o \
 	src/track.o \
 	src/trigger.o \

@@ -13,11 +13,10 @@
  * result.
  *
  * When the cache is not consulted: querycache.enabled off (no counters),
- * on a standby (WAL replay bumps no generations), in REPEATABLE READ and
- * SERIALIZABLE transactions (they read their own snapshot, which may be
+ * in REPEATABLE READ and SERIALIZABLE transactions (they read their own snapshot, which may be
  * older than the latest commit: they neither read nor fill), and inside
  * another fill (its dependencies must be seen by the outer fill).  The
- * last three count as bypasses.
+ * last two count as bypasses.  Hot standbys cache too (replica.c).
  *
  * The table copies are reloaded when the table's generation moves, that is
  * after a committed write to it, and their relation OIDs when the
@@ -138,7 +137,7 @@ qc_collect_params(FunctionCallInfo fcinfo, int argno, Oid **types,
 static bool
 qc_cache_usable(void)
 {
-	return !RecoveryInProgress() && !IsolationUsesXactSnapshot() && !qc_tracking();
+	return !IsolationUsesXactSnapshot() && !qc_tracking();
 }
 
 /*

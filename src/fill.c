@@ -38,6 +38,7 @@
 
 #include "access/gin.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -542,6 +543,7 @@ qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 	volatile QcFence fence = 0;
 	List	   *volatile relids = NIL;
 	const char *volatile reason = NULL;
+	volatile bool standby_unsure = false;
 
 	SPI_connect();
 	/* literals and names parse differently under other settings */
@@ -559,10 +561,17 @@ qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 			int			nestlevel = qc_fill_guc_enter();
 			List	   *read = NIL;
 
+			Snapshot	snap;
+
+			/* a standby first finishes the commits replay made visible */
+			if (RecoveryInProgress())
+				qc_replica_resolve();
 			fence = qc_fence_begin();
 			qc_track_begin();
 			/* a snapshot taken after the fence, as the argument requires */
-			rc = SPI_execute_snapshot(p->plan, values, nulls, GetLatestSnapshot(),
+			snap = GetLatestSnapshot();
+			standby_unsure = RecoveryInProgress() && !qc_replica_fill_ok(snap);
+			rc = SPI_execute_snapshot(p->plan, values, nulls, snap,
 									  InvalidSnapshot, true, true, 0);
 			reason = qc_track_end(&read);
 			relids = read;
@@ -600,7 +609,7 @@ qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 		}
 		else if (own_writes || qc_gens_touch_pending(gens))
 			*status = QC_FILL_OWN_WRITES;
-		else if (!qc_fence_holds(gens, fence))
+		else if (standby_unsure || !qc_fence_holds(gens, fence))
 			*status = QC_FILL_DISCARDED;
 		else
 			*status = QC_FILL_STORABLE;

@@ -79,6 +79,14 @@
  *	  snapshot taken after their generation was read, and entries depend
  *	  on that generation (rules.c): the same argument with the load as S.
  *
+ * Standbys.  Redo of the record a writer logs at PRE_COMMIT plays the
+ * writer's PRE_COMMIT half, and the resolution of its xid, once replay made
+ * it committed or aborted, plays its COMMIT half (replica.c): the same
+ * order against the standby's visibility, so the argument above holds for
+ * fills on a standby too.  What replay cannot tell (a restart mid-stream,
+ * a full pending table) stops fills from being stored until it is over;
+ * the end of recovery bumps the cluster epoch.
+ *
  * Own writes.  While a transaction has pending writes, lookups of entries
  * that depend on them are bypassed, and fills that read them are not
  * stored (qc_gens_touch_pending): nothing computed from uncommitted rows
@@ -122,7 +130,7 @@ typedef struct QcGenShared
 #define QC_TARGET_GLOBAL	3
 
 /* Written relations remembered per transaction before falling back. */
-#define QC_MAX_PENDING		64
+#define QC_MAX_PENDING		(QC_MAX_OWED - 3)
 
 static QcGenShared *qc_gens = NULL;
 
@@ -134,7 +142,7 @@ static bool pending_global = false;
 static bool pending_writes = false;
 
 /* The owed set PRE_COMMIT raised, lowered exactly so at COMMIT or abort. */
-static uint32 owed[QC_MAX_PENDING + 3];
+static uint32 owed[QC_MAX_OWED];
 static int	nowed = 0;
 static int	owed_level = 0;		/* transaction nest level that raised it */
 
@@ -450,48 +458,86 @@ qc_owed_build(void)
 		owed[nowed++] = pending_slots[i];
 }
 
-/* PRE_COMMIT half: raise, then bump. */
-static void
-qc_owed_raise(void)
+/*
+ * The writer's PRE_COMMIT half on a set of slots: raise, then bump.  Also
+ * redo of a standby (replica.c).
+ */
+void
+qc_slots_raise(const uint32 *slots, int n)
 {
-	qc_owed_build();
-	owed_level = GetCurrentTransactionNestLevel();
-	for (int i = 0; i < nowed; i++)
-		pg_atomic_fetch_add_u32(&qc_gens->slots[owed[i]].inflight, 1);
-	for (int i = 0; i < nowed; i++)
-		pg_atomic_fetch_add_u64(&qc_gens->slots[owed[i]].gen, 1);
+	for (int i = 0; i < n; i++)
+		pg_atomic_fetch_add_u32(&qc_gens->slots[slots[i]].inflight, 1);
+	for (int i = 0; i < n; i++)
+		pg_atomic_fetch_add_u64(&qc_gens->slots[slots[i]].gen, 1);
 }
 
 static void
-qc_owed_lower(void)
+qc_slots_lower(const uint32 *slots, int n)
 {
-	for (int i = 0; i < nowed; i++)
-		pg_atomic_fetch_sub_u32(&qc_gens->slots[owed[i]].inflight, 1);
-	nowed = 0;
+	for (int i = 0; i < n; i++)
+		pg_atomic_fetch_sub_u32(&qc_gens->slots[slots[i]].inflight, 1);
 }
 
 /*
- * COMMIT half: bump, stamp with a new finish sequence, then lower.
- * Allocation-free and unable to fail, as it runs in XACT_EVENT_COMMIT.
+ * The writer's COMMIT half: bump, stamp with a new finish sequence, then
+ * lower.  Allocation-free and unable to fail, as it runs in
+ * XACT_EVENT_COMMIT.  Also a standby's resolution of a replayed commit.
  */
-static void
-qc_owed_finish(void)
+void
+qc_slots_finish(const uint32 *slots, int n)
 {
 	uint64		seq;
 
-	for (int i = 0; i < nowed; i++)
-		pg_atomic_fetch_add_u64(&qc_gens->slots[owed[i]].gen, 1);
+	for (int i = 0; i < n; i++)
+		pg_atomic_fetch_add_u64(&qc_gens->slots[slots[i]].gen, 1);
 	seq = pg_atomic_add_fetch_u64(&qc_gens->finish, 1);
-	for (int i = 0; i < nowed; i++)
+	for (int i = 0; i < n; i++)
 	{
-		QcSlot	   *s = &qc_gens->slots[owed[i]];
+		QcSlot	   *s = &qc_gens->slots[slots[i]];
 		uint64		old = pg_atomic_read_u64(&s->stamp);
 
 		while (old < seq && !pg_atomic_compare_exchange_u64(&s->stamp, &old, seq))
 			;
 	}
 	/* the stamps must be visible before the in-flight counts drop */
-	qc_owed_lower();
+	qc_slots_lower(slots, n);
+}
+
+/* Bump and stamp the cluster epoch now: every entry becomes stale. */
+void
+qc_gen_bump_global_now(void)
+{
+	qc_slot_bump_now(QC_SLOT_GLOBAL());
+}
+
+/* PRE_COMMIT half of this transaction's owed set. */
+static void
+qc_owed_raise(void)
+{
+	qc_owed_build();
+	owed_level = GetCurrentTransactionNestLevel();
+	qc_slots_raise(owed, nowed);
+}
+
+static void
+qc_owed_lower(void)
+{
+	qc_slots_lower(owed, nowed);
+	nowed = 0;
+}
+
+static void
+qc_owed_finish(void)
+{
+	qc_slots_finish(owed, nowed);
+	nowed = 0;
+}
+
+/* The cluster epoch's slot, owed by COMMIT PREPARED (track.c, replica.c). */
+uint32
+qc_gen_global_slot(void)
+{
+	return QC_SLOT_GLOBAL();
 }
 
 /*
@@ -534,6 +580,8 @@ qc_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 			/* before visibility: old entries stop being served at once */
 			qc_pending_publish_early();
+			/* and before the commit record: standbys replay it first */
+			qc_replica_log_commit(owed, nowed);
 			if (qc_debug_commit_lock != 0 && nowed > 0)
 			{
 				/* tests: wait here, visibly to isolationtester, until let go */

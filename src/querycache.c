@@ -46,11 +46,13 @@ qc_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 #endif
-	RequestAddinShmemSpace(add_size(add_size(qc_store_shmem_size(), qc_gen_shmem_size()),
-									qc_flight_shmem_size()));
+	RequestAddinShmemSpace(add_size(add_size(add_size(qc_store_shmem_size(), qc_gen_shmem_size()),
+											 qc_flight_shmem_size()),
+									qc_replica_shmem_size()));
 	/* one lock per partition, plus the allocator lock */
 	RequestNamedLWLockTranche("querycache", QC_NUM_PARTITIONS + 1);
 	RequestNamedLWLockTranche("querycache flights", 1);
+	RequestNamedLWLockTranche("querycache replica", 1);
 }
 
 static void
@@ -67,6 +69,7 @@ qc_shmem_startup(void)
 	qc_gen_shmem_init(gens, found);
 	qc_store_shmem_init();
 	qc_flight_shmem_init();
+	qc_replica_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -159,6 +162,7 @@ _PG_init(void)
 	shmem_startup_hook = qc_shmem_startup;
 
 	qc_gen_init();
+	qc_replica_init();
 	qc_flight_init();
 	qc_track_init();
 	qc_output_init();

@@ -17,7 +17,8 @@
  *		schema.c		querycache_apply_schema: the seed's migration, run
  *						as each table's owner; rule writes for owners
  *		output.c		sending a hit to the client as its stored text
- *		trigger.c		the statement-level invalidation trigger
+ *		replica.c		invalidations in WAL, replayed by hot standbys
+ *		trigger.c		the invalidation trigger
  *		sweeper.c		background worker reclaiming dead entries
  *		stats.c			querycache_stats() and querycache_entries()
  *
@@ -32,6 +33,7 @@
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "utils/jsonb.h"
+#include "utils/snapshot.h"
 #include "utils/timestamp.h"
 
 /* Longest key, in bytes.  Keys live inline in shared memory. */
@@ -42,6 +44,9 @@
 
 /* Number of generation counters relations are hashed onto. */
 #define QC_GEN_SLOTS		16384
+
+/* Slots a commit owes at most: 64 relations, the "any write" slot, two epochs. */
+#define QC_MAX_OWED			67
 
 /* Entry memory is carved into blocks of this size (no fragmentation). */
 #define QC_BLOCK_SIZE		512
@@ -111,6 +116,19 @@ extern bool qc_pending_any(void);
 extern void qc_gen_bump_rel_now(Oid relid);
 extern uint64 qc_gen_rel_value(Oid relid);
 extern uint64 qc_gen_db_epoch(void);
+extern void qc_slots_raise(const uint32 *slots, int n);
+extern void qc_slots_finish(const uint32 *slots, int n);
+extern void qc_gen_bump_global_now(void);
+extern uint32 qc_gen_global_slot(void);
+
+/* ---- replicas (replica.c) ---- */
+extern Size qc_replica_shmem_size(void);
+extern void qc_replica_shmem_init(void);
+extern void qc_replica_init(void);
+extern void qc_replica_log_commit(const uint32 *slots, int nslots);
+extern void qc_replica_log_prepared(TransactionId xid, const uint32 *slots, int nslots);
+extern void qc_replica_resolve(void);
+extern bool qc_replica_fill_ok(Snapshot snap);
 
 /* ---- store (store.c) ---- */
 

@@ -5,13 +5,14 @@
  *		every querycache.sweep_interval, so memory comes back without
  *		traffic.
  *
- * It only calls qc_store_sweep(), which follows store.c's locking rules;
- * it connects to no database.
+ * It only calls qc_store_sweep(), which follows store.c's locking rules,
+ * and on a hot standby qc_replica_resolve(); it connects to no database.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -54,6 +55,8 @@ querycache_sweeper_main(Datum arg)
 		}
 
 		old = MemoryContextSwitchTo(cxt);
+		if (RecoveryInProgress())
+			qc_replica_resolve();
 		n = qc_store_sweep();
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(cxt);
@@ -70,7 +73,8 @@ qc_sweeper_init(void)
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/* on a hot standby too: it resolves replayed commits (replica.c) */
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
 	worker.bgw_restart_time = 10;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "querycache");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "querycache_sweeper_main");

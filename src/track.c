@@ -53,7 +53,9 @@
 #include "catalog/pg_language.h"
 #include "catalog/pg_proc.h"
 #include "commands/defrem.h"
+#include "catalog/pg_type.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "nodes/parsenodes.h"
 #include "parser/parsetree.h"
 #include "tcop/utility.h"
@@ -564,6 +566,32 @@ qc_track_utility(Node *stmt, QcEffect effect)
 	}
 }
 
+/* The xid of a prepared transaction, or InvalidTransactionId. */
+static TransactionId
+qc_prepared_xid(const char *gid)
+{
+	TransactionId xid = InvalidTransactionId;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+
+	if (gid == NULL)
+		return InvalidTransactionId;
+	args[0] = CStringGetTextDatum(gid);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT transaction::pg_catalog.text FROM pg_catalog.pg_prepared_xacts"
+							  " WHERE gid OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		char	   *val = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (val != NULL)
+			xid = (TransactionId) strtoul(val, NULL, 10);
+	}
+	SPI_finish();
+	return xid;
+}
+
 static void
 qc_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  bool readOnlyTree, ProcessUtilityContext context,
@@ -587,8 +615,13 @@ qc_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED &&
 			context == PROCESS_UTILITY_TOPLEVEL && !IsTransactionBlock())
 		{
+			uint32		global = qc_gen_global_slot();
+
 			qc_pending_add_global();
 			qc_pending_publish_early();
+			/* standbys: the prepared xid owes the cluster epoch */
+			qc_replica_log_prepared(qc_prepared_xid(((TransactionStmt *) stmt)->gid),
+									&global, 1);
 		}
 
 		/* before: a trigger inside the statement may fill the cache */
