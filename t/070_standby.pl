@@ -40,8 +40,9 @@ $primary->safe_psql('postgres', 'INSERT INTO other VALUES (0)');
 $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', $wrap), '[{"m": 1, "n": 1}]', 'standby fills');
 # the first fill after the start may not be stored; poll until it is
+my $fill = "querycache_wrap('t:n', 'SELECT count(*) AS n, max(v) AS m FROM t')";
 ok($standby->poll_query_until('postgres',
-		"SELECT $wrap IS NOT NULL AND (SELECT count(*) FROM querycache_entries WHERE key = 't:n') = 1"),
+		"SELECT $fill IS NOT NULL AND (SELECT count(*) FROM querycache_entries WHERE key = 't:n') = 1"),
 	'the standby stores its own entry');
 $standby->safe_psql('postgres', 'SELECT querycache_stats_reset()');
 is($standby->safe_psql('postgres', $wrap), '[{"m": 1, "n": 1}]', 'standby hit');
