@@ -20,7 +20,7 @@ DATA = querycache--1.0.sql querycache--1.1.sql querycache--1.0--1.1.sql
 PGFILEDESC = "querycache - shared-memory query result cache"
 
 REGRESS = api errors identity ttl eviction invalidation deps privileges migration output \
-	security ordinary_role session_state keys shared_objects starve nested_wrap further edges
+	security ordinary_role session_state keys shared_objects starve nested_wrap further edges edges_denied
 REGRESS_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache --encoding=UTF8
 ISOLATION = iso_commit iso_rollback iso_own_writes iso_repeatable_read iso_fill_race iso_truncate iso_replica iso_inflight iso_starve iso_utility iso_detach iso_rules_snapshot iso_set_fence
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache
