@@ -21,9 +21,11 @@ DATA = querycache--1.0.sql querycache--1.1.sql querycache--1.0--1.1.sql
 PGFILEDESC = "querycache - shared-memory query result cache"
 
 REGRESS = api errors identity ttl eviction invalidation deps privileges migration output \
-	security ordinary_role session_state keys shared_objects starve nested_wrap further policies upgrade
+	security ordinary_role session_state keys shared_objects starve nested_wrap further policies \
+	edges edges_denied upgrade
 REGRESS_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache --encoding=UTF8
-ISOLATION = iso_commit iso_rollback iso_own_writes iso_repeatable_read iso_fill_race iso_truncate iso_replica iso_inflight iso_starve iso_swr
+ISOLATION = iso_commit iso_rollback iso_own_writes iso_repeatable_read iso_fill_race iso_truncate \
+	iso_replica iso_inflight iso_starve iso_swr iso_utility iso_detach iso_rules_snapshot iso_set_fence
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache
 TAP_TESTS = 1
 
