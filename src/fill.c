@@ -563,9 +563,8 @@ qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 
 			Snapshot	snap;
 
-			/* a standby first finishes the commits replay made visible */
-			if (RecoveryInProgress())
-				qc_replica_resolve();
+			/* first finish the commits replay or 2PC made visible */
+			qc_replica_resolve();
 			fence = qc_fence_begin();
 			qc_track_begin();
 			/* a snapshot taken after the fence, as the argument requires */

@@ -107,6 +107,7 @@
 #include "nodes/pg_list.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 #include "querycache.h"
 
@@ -140,6 +141,25 @@ static int	npending = 0;
 static bool pending_epoch = false;
 static bool pending_global = false;
 static bool pending_writes = false;
+
+/*
+ * The pending set as it was when each open subtransaction began, restored
+ * when it aborts: a statement that fails (a utility statement records its
+ * targets before it runs) or a write rolled back to a savepoint must not
+ * invalidate anything.
+ */
+typedef struct QcPendingMark
+{
+	int			level;
+	int			npending;
+	bool		epoch;
+	bool		global;
+	bool		writes;
+} QcPendingMark;
+
+static QcPendingMark *marks = NULL;
+static int	nmarks = 0;
+static int	maxmarks = 0;
 
 /* The owed set PRE_COMMIT raised, lowered exactly so at COMMIT or abort. */
 static uint32 owed[QC_MAX_OWED];
@@ -567,13 +587,17 @@ qc_pending_reset(void)
 	pending_epoch = false;
 	pending_global = false;
 	pending_writes = false;
+	nmarks = 0;
 }
 
 static void
 qc_xact_callback(XactEvent event, void *arg)
 {
 	if (!pending_writes && nowed == 0)
+	{
+		nmarks = 0;
 		return;
+	}
 
 	switch (event)
 	{
@@ -596,8 +620,21 @@ qc_xact_callback(XactEvent event, void *arg)
 			qc_owed_finish();
 			qc_pending_reset();
 			break;
+		case XACT_EVENT_PRE_PREPARE:
+			/*
+			 * A prepared transaction commits later, maybe in another
+			 * backend or without SQL (a two-phase logical replication apply
+			 * worker): raise and bump now, and hand the owed set over to the
+			 * shared table that finishes it once the xid is resolved.
+			 */
+			if (pending_writes)
+			{
+				qc_owed_raise();
+				qc_replica_hold_prepared(owed, nowed);
+				nowed = 0;
+			}
+			break;
 		case XACT_EVENT_PREPARE:
-			/* COMMIT PREPARED owes the cluster epoch (track.c) */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			qc_owed_lower();
@@ -609,17 +646,55 @@ qc_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * Only COMMIT PREPARED raises before PRE_COMMIT, and only at top level, but
- * whatever raised in a subtransaction that aborts is lowered with it, so an
- * idle transaction can never hold a count up.
+ * Subtransactions: remember the pending set at their start, restore it if
+ * they abort.  Only COMMIT PREPARED raises before PRE_COMMIT, and only at
+ * top level, but whatever raised in a subtransaction that aborts is
+ * lowered with it, so an idle transaction can never hold a count up.
  */
 static void
 qc_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB && nowed > 0 &&
-		owed_level >= GetCurrentTransactionNestLevel())
-		qc_owed_lower();
+	int			level = GetCurrentTransactionNestLevel();
+
+	switch (event)
+	{
+		case SUBXACT_EVENT_START_SUB:
+			if (nmarks == maxmarks)
+			{
+				maxmarks = Max(16, maxmarks * 2);
+				marks = marks ? repalloc(marks, sizeof(QcPendingMark) * maxmarks)
+					: MemoryContextAlloc(TopMemoryContext, sizeof(QcPendingMark) * maxmarks);
+			}
+			marks[nmarks].level = level;
+			marks[nmarks].npending = npending;
+			marks[nmarks].epoch = pending_epoch;
+			marks[nmarks].global = pending_global;
+			marks[nmarks].writes = pending_writes;
+			nmarks++;
+			break;
+		case SUBXACT_EVENT_COMMIT_SUB:
+			while (nmarks > 0 && marks[nmarks - 1].level >= level)
+				nmarks--;
+			break;
+		case SUBXACT_EVENT_ABORT_SUB:
+			while (nmarks > 0 && marks[nmarks - 1].level > level)
+				nmarks--;
+			if (nmarks > 0 && marks[nmarks - 1].level == level)
+			{
+				QcPendingMark *m = &marks[--nmarks];
+
+				npending = Min(npending, m->npending);
+				pending_epoch = m->epoch;
+				pending_global = m->global;
+				pending_writes = m->writes;
+			}
+			if (nowed > 0 && owed_level >= level)
+				qc_owed_lower();
+			break;
+		default:
+			break;
+	}
 }
 
 void

@@ -127,6 +127,7 @@ extern void qc_replica_shmem_init(void);
 extern void qc_replica_init(void);
 extern void qc_replica_log_commit(const uint32 *slots, int nslots);
 extern void qc_replica_log_prepared(TransactionId xid, const uint32 *slots, int nslots);
+extern void qc_replica_hold_prepared(const uint32 *slots, int nslots);
 extern void qc_replica_resolve(void);
 extern bool qc_replica_fill_ok(Snapshot snap);
 

@@ -28,6 +28,11 @@
  * two records) stops being in progress when the standby replays the
  * primary's next running-xacts record, and is resolved then.
  *
+ * The same table holds, on a primary, the owed sets of prepared
+ * transactions, raised at PREPARE and finished once COMMIT or ROLLBACK
+ * PREPARED (by SQL, or by a two-phase logical replication apply worker,
+ * which bypasses the utility hook) ended the xid.
+ *
  * What replay cannot tell, it does not guess ("when in doubt, bump"):
  *	- after a standby (re)starts, redo begins at a restartpoint, so records
  *	  of xids still running then may never be replayed: fills are not
@@ -178,7 +183,37 @@ qc_replica_log_prepared(TransactionId xid, const uint32 *slots, int nslots)
 	qc_wal_log(xid, slots, nslots);
 }
 
-/* ---- standby: resolution ---- */
+/*
+ * At PRE_PREPARE, with the owed set raised and bumped: log it for
+ * standbys, and keep it here, raised, until the prepared xid commits or
+ * aborts, whoever ends it.
+ */
+void
+qc_replica_hold_prepared(const uint32 *slots, int nslots)
+{
+	TransactionId xid = GetTopTransactionId();
+	QcPendingXact *p;
+
+	if (nslots == 0)
+		return;
+	qc_replica_log_prepared(xid, slots, nslots);
+	LWLockAcquire(qc_replica->lock, LW_EXCLUSIVE);
+	if (qc_replica->npending >= qc_replica->maxpending)
+	{
+		LWLockRelease(qc_replica->lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("querycache cannot track more prepared transactions")));
+	}
+	p = &qc_replica->pending[qc_replica->npending++];
+	p->xid = xid;
+	p->nslots = nslots;
+	for (int i = 0; i < nslots; i++)
+		p->slots[i] = (uint16) slots[i];
+	LWLockRelease(qc_replica->lock);
+}
+
+/* ---- resolution (standbys, and prepared transactions) ---- */
 
 static void
 qc_pending_finish(QcPendingXact *p)
@@ -192,8 +227,9 @@ qc_pending_finish(QcPendingXact *p)
 
 /*
  * Play the COMMIT half for every pending xid that is no longer in
- * progress: its commit or abort was replayed.  Cheap when nothing is
- * pending.
+ * progress: its commit or abort was replayed, or, on a primary, the
+ * prepared transaction was committed or rolled back.  Cheap when nothing
+ * is pending.
  */
 void
 qc_replica_resolve(void)

@@ -6,7 +6,8 @@
  *		traffic.
  *
  * It only calls qc_store_sweep(), which follows store.c's locking rules,
- * and on a hot standby qc_replica_resolve(); it connects to no database.
+ * and qc_replica_resolve() (replayed commits, prepared transactions); it
+ * connects to no database.
  *
  *-------------------------------------------------------------------------
  */
@@ -55,8 +56,7 @@ querycache_sweeper_main(Datum arg)
 		}
 
 		old = MemoryContextSwitchTo(cxt);
-		if (RecoveryInProgress())
-			qc_replica_resolve();
+		qc_replica_resolve();
 		n = qc_store_sweep();
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(cxt);

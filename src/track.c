@@ -16,6 +16,8 @@
  *		  ANALYZE) and through shared catalogs of other databases;
  *		- it reads a sequence, a temporary relation, or a table with
  *		  row-level security (unless querycache.cache_rls);
+ *		- it calls a built-in pg_stat_* function: statistics change without
+ *		  any write;
  *		- it calls a VOLATILE function (pg_sleep aside, and querycache's own
  *		  wrap and get, which run uncached inside a fill), or a function
  *		  whose result depends on the session rather than on the data and
@@ -261,6 +263,17 @@ qc_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 	if (!tracking || access != OAT_FUNCTION_EXECUTE || tracked_reason != NULL)
 		return;
+	if (objectId < FirstNormalObjectId)
+	{
+		char	   *name = get_func_name(objectId);
+
+		/* statistics are not transactional: no write invalidates them */
+		if (name != NULL && strncmp(name, "pg_stat_", 8) == 0)
+		{
+			qc_uncacheable("calls %s, which reads statistics", name);
+			return;
+		}
+	}
 	if (qc_session_function(objectId))
 		qc_uncacheable("calls %s, which depends on the session", get_func_name(objectId));
 	else if (func_volatile(objectId) == PROVOLATILE_VOLATILE &&
