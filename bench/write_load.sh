@@ -14,10 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pg_env.sh
 
-ROUNDS=3 WARM=1 HIST_ROWS=2000000 HIST_ROUNDS=5 HIST_RUNS=2 QUICK=
+ROUNDS=3 WARM=1 HIST_ROWS=2000000 HIST_ROUNDS=7 QUICK=
 while (($#)); do
 	case $1 in
-	--quick) ROUNDS=1 WARM=0.5 HIST_ROWS=1000000 HIST_ROUNDS=1 HIST_RUNS=2 QUICK=-quick ;;
+	--quick) ROUNDS=1 WARM=0.5 HIST_ROWS=1000000 HIST_ROUNDS=3 QUICK=-quick ;;
 	--rounds) ROUNDS=$2; shift ;;
 	*) echo "usage: bash bench/write_load.sh [--quick] [--rounds N]" >&2; exit 2 ;;
 	esac
@@ -199,28 +199,33 @@ main() {
 	local h0 h1 hist_lat
 	read -r h0 _ < <(stats)
 	for ((round = 1; round <= HIST_ROUNDS; round++)); do
-		pgb -t "$HIST_RUNS" -f "$QC_ROOT/bench/history_direct.sql" "${DEFS[@]}" >"$QC_PGDIR/h.out" 2>&1 ||
+		pgb -t 1 -f "$QC_ROOT/bench/history_direct.sql" "${DEFS[@]}" >"$QC_PGDIR/h.out" 2>&1 ||
 			{ cat "$QC_PGDIR/h.out"; die "history_direct failed"; }
 		HLAT[direct]+="$(lat_of "$QC_PGDIR/h.out") "
-		pgb -t "$HIST_RUNS" -f "$QC_ROOT/bench/history_wrap.sql" "${DEFS[@]}" >"$QC_PGDIR/h.out" 2>&1 ||
+		pgb -t 1 -f "$QC_ROOT/bench/history_wrap.sql" "${DEFS[@]}" >"$QC_PGDIR/h.out" 2>&1 ||
 			{ cat "$QC_PGDIR/h.out"; die "history_wrap failed"; }
 		HLAT[fill]+="$(lat_of "$QC_PGDIR/h.out") "
 		qc_as_pg env PGOPTIONS='-c max_parallel_workers_per_gather=0' pgbench -n -h 127.0.0.1 -p "$PGPORT" -d callcenter \
-			-c 1 -j 1 -M simple -t "$HIST_RUNS" -f "$QC_ROOT/bench/history_direct.sql" "${DEFS[@]}" >"$QC_PGDIR/h.out" 2>&1 ||
+			-c 1 -j 1 -M simple -t 1 -f "$QC_ROOT/bench/history_direct.sql" "${DEFS[@]}" >"$QC_PGDIR/h.out" 2>&1 ||
 			{ cat "$QC_PGDIR/h.out"; die "history_direct (serial) failed"; }
 		HLAT[serial]+="$(lat_of "$QC_PGDIR/h.out") "
 		for v in direct fill serial; do
 			hist_lat=${HLAT[$v]% }
-			printf '  round %d  %-52s %8.1f ms (mean of %d)\n' "$round" "${HLABEL[$v]}" "${hist_lat##* }" "$HIST_RUNS"
+			HLAST[$v]=${hist_lat##* }
+			printf '  round %d  %-52s %8.1f ms\n' "$round" "${HLABEL[$v]}" "${HLAST[$v]}"
 		done
+		# this round's ratios: the three runs saw about the same machine
+		HLAT[r_fill]+="$(awk -v a="${HLAST[fill]}" -v b="${HLAST[direct]}" 'BEGIN { printf "%.3f", a / b }') "
+		HLAT[r_serial]+="$(awk -v a="${HLAST[serial]}" -v b="${HLAST[direct]}" 'BEGIN { printf "%.3f", a / b }') "
+		HLAT[r_wrap]+="$(awk -v a="${HLAST[fill]}" -v b="${HLAST[serial]}" 'BEGIN { printf "%.3f", a / b }') "
 	done
 	read -r h1 _ < <(stats)
-	echo "  fills during these runs: $((h1 - h0)) (expected $((HIST_ROUNDS * HIST_RUNS)))"
+	echo "  fills during these runs: $((h1 - h0)) (expected $HIST_ROUNDS)"
 
 	report
 }
 
-declare -A HLAT HLABEL=([direct]="direct, parallel workers allowed" [fill]="querycache_wrap, a miss: fill with parallel off"
+declare -A HLAT HLAST HLABEL=([direct]="direct, parallel workers allowed" [fill]="querycache_wrap, a miss: fill with parallel off"
 	[serial]="direct, max_parallel_workers_per_gather = 0")
 
 cleanup() {
@@ -278,13 +283,13 @@ report() {
 	local dir fill ser
 	dir=$(med "${HLAT[direct]}" %.1f) fill=$(med "${HLAT[fill]}" %.1f) ser=$(med "${HLAT[serial]}" %.1f)
 	echo
-	echo "=== Results: parallel query off in fills ($HIST_ROWS rows, median over $HIST_ROUNDS round(s) of the mean of $HIST_RUNS runs) ==="
+	echo "=== Results: parallel query off in fills ($HIST_ROWS rows; medians over $HIST_ROUNDS rounds of one run each) ==="
 	echo
-	printf '| %s | %s | %s |\n' "run" "latency" "ratio" "---" "---:" "---:"
+	printf '| %s | %s | %s |\n' "run" "latency" "/ direct (median of round ratios)" "---" "---:" "---:"
 	printf '| %s | %s ms | %s |\n' "${HLABEL[direct]}" "$dir" "1" \
-		"${HLABEL[fill]}" "$fill" "$(awk -v a="$fill" -v b="$dir" 'BEGIN { printf "%.2f", a / b }')" \
-		"${HLABEL[serial]}" "$ser" "$(awk -v a="$ser" -v b="$dir" 'BEGIN { printf "%.2f", a / b }')"
-	echo "fill / direct without parallel workers: $(awk -v a="$fill" -v b="$ser" 'BEGIN { printf "%.2f", a / b }')"
+		"${HLABEL[fill]}" "$fill" "$(med "${HLAT[r_fill]}" %.2f)" \
+		"${HLABEL[serial]}" "$ser" "$(med "${HLAT[r_serial]}" %.2f)"
+	echo "fill / direct without parallel workers (the wrapper alone): $(med "${HLAT[r_wrap]}" %.2f) (median of round ratios)"
 	echo
 	echo "(load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
 }
