@@ -7,7 +7,7 @@
 # saved to bench/results/<date>-<time>-write-load.txt.
 # Usage (as root): bash bench/write_load.sh [--quick] [--rounds N]
 #   --quick   1 round, a 1M-row table (smoke test, under a minute);
-#             default 3 rounds, 2M rows (about 2.5 minutes).
+#             default 3 rounds, 2M rows (2 to 3.5 minutes on a busy 2-core VM).
 #   QC_PG_BIN=/path/to/15/bin uses (builds and installs into) that PostgreSQL 15
 #   instead of /usr/lib/postgresql/15/bin; QC_INSTALLED=1 skips the build.
 set -euo pipefail
