@@ -64,10 +64,18 @@
  *	- multi-transaction commands (DETACH PARTITION CONCURRENTLY, ...)
  *	  record before the statement, so each internal commit publishes, and
  *	  after, for the final one;
- *	- COMMIT PREPARED: the prepared writer is gone, so the committing
- *	  backend owes the cluster epoch; it raises and bumps before the
- *	  prepared rows become visible, and bumps, stamps and lowers when its
- *	  own transaction ends (qc_pending_publish_early);
+ *	- PREPARE TRANSACTION raises and bumps at PRE_PREPARE and hands the
+ *	  owed set to a shared table (replica.c) that bumps, stamps and lowers
+ *	  once the prepared xid is no longer in progress, whoever committed
+ *	  it (SQL, or a two-phase logical replication apply worker);
+ *	- COMMIT PREPARED through SQL also owes the cluster epoch (a prepared
+ *	  transaction may predate a restart, which empties that table): it
+ *	  raises and bumps before the prepared rows become visible, and bumps,
+ *	  stamps and lowers when its own transaction ends
+ *	  (qc_pending_publish_early);
+ *	- a subtransaction that aborts restores the pending set it started
+ *	  with: a failed statement or a write rolled back to a savepoint owes
+ *	  nothing (its writes were never visible);
  *	- querycache_invalidate_table() bumps and stamps at once, then owes
  *	  the table at commit like any write;
  *	- fills with more than QC_MAX_DEPS dependencies depend on the "any
