@@ -115,26 +115,48 @@ qc_call(Oid fnoid, int nargs, Datum *args)
 	(void) FunctionCallInvoke(fcinfo);
 }
 
+/* Who we were before qc_become. */
+typedef struct QcSavedUser
+{
+	Oid			userid;
+	int			sec;
+	int			nestlevel;
+} QcSavedUser;
+
 /*
- * Run fnoid(args) as userid inside a security-restricted operation with a
- * pinned search_path, outside of any extension being created.  An error
- * unwinds the user and GUC state through transaction abort, and
- * creating_extension through the PG_FINALLY.
+ * Become userid inside a security-restricted operation with a pinned
+ * search_path.  An error unwinds both through transaction abort; else
+ * qc_unbecome restores them.
+ */
+static void
+qc_become(Oid userid, QcSavedUser *save)
+{
+	GetUserIdAndSecContext(&save->userid, &save->sec);
+	SetUserIdAndSecContext(userid, save->sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	save->nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
+static void
+qc_unbecome(const QcSavedUser *save)
+{
+	AtEOXact_GUC(false, save->nestlevel);
+	SetUserIdAndSecContext(save->userid, save->sec);
+}
+
+/*
+ * Run fnoid(args) as userid (qc_become), outside of any extension being
+ * created; an error restores creating_extension through the PG_FINALLY.
  */
 static void
 qc_call_as(Oid userid, Oid fnoid, int nargs, Datum *args)
 {
-	Oid			save_userid;
-	int			save_sec;
-	int			save_nestlevel;
+	QcSavedUser save;
 	bool		save_creating = creating_extension;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(userid, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	qc_become(userid, &save);
 	creating_extension = false;
 	PG_TRY();
 	{
@@ -145,8 +167,7 @@ qc_call_as(Oid userid, Oid fnoid, int nargs, Datum *args)
 		creating_extension = save_creating;
 	}
 	PG_END_TRY();
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	qc_unbecome(&save);
 }
 
 /* Run fnoid(relid, ...) as relid's owner, once the caller proved it may. */
@@ -264,9 +285,7 @@ querycache_rule_set(PG_FUNCTION_ARGS)
 	bool		present;
 	Oid			nsp;
 	Oid			extowner;
-	Oid			save_userid;
-	int			save_sec;
-	int			save_nestlevel;
+	QcSavedUser save;
 	char	   *rules;
 	Datum		values[2];
 	Oid			types[2] = {OIDOID, TEXTOID};
@@ -293,12 +312,7 @@ querycache_rule_set(PG_FUNCTION_ARGS)
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = pattern ? PointerGetDatum(pattern) : (Datum) 0;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(extowner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	qc_become(extowner, &save);
 	SPI_connect();
 	if (present)
 		rc = SPI_execute_with_args(psprintf("INSERT INTO %s (table_name, pattern) VALUES ($1, $2) ON CONFLICT DO NOTHING", rules),
@@ -312,7 +326,6 @@ querycache_rule_set(PG_FUNCTION_ARGS)
 	if (rc < 0)
 		elog(ERROR, "could not update %s: %s", rules, SPI_result_code_string(rc));
 	SPI_finish();
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	qc_unbecome(&save);
 	PG_RETURN_VOID();
 }
