@@ -30,6 +30,8 @@
 #include "storage/lwlock.h"
 #include "utils/jsonb.h"
 
+#include "compat.h"
+
 /* Longest key, in bytes.  Keys live inline in shared memory. */
 #define QC_MAX_KEY_LEN		256
 
