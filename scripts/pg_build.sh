@@ -10,9 +10,9 @@
 # as it is (no network); QC_PG_REBUILD=1 builds again.
 #
 # Sources: a temporary apt sources file with only `deb-src` entries (sid for 18,
-# trixie and sid for 17, bookworm and bookworm-security for 15) is added, apt
-# downloads the source package, and the file is removed again (with a final
-# `apt-get update`) whether or not that worked. No binary package comes from
+# trixie and sid for 17, bookworm for 15) is added, apt downloads the source
+# package from the first of those suites that has it, and the file is removed
+# again (with a final `apt-get update`) whether or not that worked. No binary package comes from
 # outside bookworm. Only the upstream (orig) tarball is used, without Debian's
 # patches. The build runs as postgres; `make install` as root.
 #
@@ -28,7 +28,7 @@ version=$1
 case $version in
 18) pkg=postgresql-18 suites="sid" ;;
 17) pkg=postgresql-17 suites="trixie sid" ;;
-15-assert) pkg=postgresql-15 suites="bookworm bookworm-security" ;;
+15-assert) pkg=postgresql-15 suites="bookworm" ;;
 *) usage ;;
 esac
 if [[ $EUID -ne 0 ]]; then
@@ -88,19 +88,17 @@ src_list=/etc/apt/sources.list.d/querycache-pg-src.sources
 	trap 'exit 1' INT TERM HUP
 	{
 		echo "# Temporary: scripts/pg_build.sh downloads $pkg's source; removed when it is done."
-		for s in $suites; do
-			case $s in
-			*-security) uri=http://deb.debian.org/debian-security ;;
-			*) uri=http://deb.debian.org/debian ;;
-			esac
-			printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n' "$uri" "$s"
-		done
+		printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$suites"
 	} >"$src_list"
 	log "deb-src $suites: apt-get update"
 	apt-get -o DPkg::Lock::Timeout=900 update -qq >&2
 	cd "$srcdir"
-	log "apt-get source --download-only $pkg"
-	apt-get source --download-only "$pkg" >&2
+	for s in $suites; do	# the first suite that has it
+		log "apt-get source --download-only $pkg/$s"
+		apt-get source --download-only "$pkg/$s" >&2 && exit 0
+		rm -f "$srcdir"/*
+	done
+	exit 1
 ) || {
 	log "could not download the source of $pkg from $suites: PostgreSQL $version is not supported here"
 	exit 1
