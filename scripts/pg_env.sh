@@ -3,8 +3,9 @@
 # PostgreSQL refuses to run as root, so servers, initdb, builds and tests run
 # as the `postgres` user; installing (and psql clients) run as root.
 #
-#   qc_install_deps         apt-get install PostgreSQL 15, its dev files, a C
-#                           toolchain and IPC::Run (TAP), only if missing.
+#   qc_install_deps         apt-get install a C toolchain, IPC::Run (TAP),
+#                           python3 and, for the default QC_PG_BIN, PostgreSQL
+#                           15 and its dev files, only if missing.
 #   qc_build_install        copy the repo (no .git, node_modules, build output)
 #                           to a new postgres-owned dir, QC_BUILD_DIR, run
 #                           `make WERROR=1` there as postgres, then `make
@@ -22,12 +23,25 @@
 #   qc_stop_cluster         stop that cluster and delete QC_PGDIR (safe to call
 #                           twice, e.g. from `trap qc_stop_cluster EXIT`).
 #   qc_as_pg CMD...         run CMD as postgres (absolute paths; cwd is /).
-#   QC_PG_BIN, QC_PG_CONFIG PostgreSQL 15 binaries; QC_PG_BIN is put first in PATH.
+#   QC_PG_BIN, QC_PG_CONFIG The PostgreSQL every helper uses: set QC_PG_BIN
+#                           before sourcing this file to pick another one (test.sh
+#                           --pg sets it to a scripts/pg_build.sh prefix's bin);
+#                           default Debian's 15, /usr/lib/postgresql/15/bin.
+#                           QC_PG_CONFIG is always $QC_PG_BIN/pg_config, and
+#                           QC_PG_BIN is put first in PATH (also for qc_as_pg),
+#                           so pg_ctl, initdb, psql, pgbench, pg_dump and PGXS's
+#                           pg_regress all come from it.
 
 QC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 QC_PG_BIN=${QC_PG_BIN:-/usr/lib/postgresql/15/bin}
+QC_PG_BIN=${QC_PG_BIN%/}
 QC_PG_CONFIG=$QC_PG_BIN/pg_config
-QC_DEPS=(postgresql-15 postgresql-server-dev-15 build-essential libipc-run-perl)
+export QC_PG_BIN QC_PG_CONFIG
+if [[ $QC_PG_BIN == /usr/lib/postgresql/15/bin ]]; then
+	QC_DEPS=(postgresql-15 postgresql-server-dev-15 build-essential libipc-run-perl python3)
+else	# a PostgreSQL built elsewhere (scripts/pg_build.sh): only the toolchain
+	QC_DEPS=(build-essential libipc-run-perl python3)
+fi
 export PATH="$QC_PG_BIN:$PATH"
 
 if [[ $EUID -ne 0 ]]; then
@@ -44,12 +58,14 @@ qc_install_deps() {
 	for p in "${QC_DEPS[@]}"; do
 		dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$p")
 	done
-	[[ ${#missing[@]} -eq 0 ]] && return 0
-	echo "Installing missing packages: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	# Lock::Timeout waits for another apt/dpkg run instead of failing.
-	apt-get -o DPkg::Lock::Timeout=900 update -qq
-	apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}"
+	if [[ ${#missing[@]} -gt 0 ]]; then
+		echo "Installing missing packages: ${missing[*]}"
+		export DEBIAN_FRONTEND=noninteractive
+		# Lock::Timeout waits for another apt/dpkg run instead of failing.
+		apt-get -o DPkg::Lock::Timeout=900 update -qq
+		apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}"
+	fi
+	[[ -x $QC_PG_CONFIG ]] || { echo "no pg_config in QC_PG_BIN=$QC_PG_BIN" >&2; return 1; }
 }
 
 qc_build_install() {

@@ -1,19 +1,56 @@
 #!/usr/bin/env bash
-# THE test command (.ci/run calls it): bash scripts/test.sh
+# THE test command (.ci/run calls it): bash scripts/test.sh [--pg VERSION]
 # Installs missing deps, builds with `make WERROR=1` (warnings are errors),
 # installs, then runs every pg_regress, isolation and TAP test as postgres on
 # temporary instances, and examples/node-api's tests when present.
+#   --pg 15         (default) Debian 12's PostgreSQL 15, /usr/lib/postgresql/15/bin
+#   --pg 18|17|15-assert
+#                   PostgreSQL built from Debian's source package with assertions
+#                   (scripts/pg_build.sh, cached in /var/cache/querycache/pgVERSION);
+#                   the Node tests run only for the default version.
+# Also checks META.json (one test).
 # On failure prints the diffs / logs, keeps the build dir, and exits non-zero.
 # Last line: "N passed, N failed".  QC_SUITE_TIMEOUT (s, default 600) bounds each suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+pg=15
+while (($#)); do
+	case $1 in
+	--pg) [[ $# -ge 2 ]] || { echo "usage: bash scripts/test.sh [--pg 15|18|17|15-assert]" >&2; exit 2; }
+		pg=$2; shift 2 ;;
+	--pg=*) pg=${1#--pg=}; shift ;;
+	*) echo "usage: bash scripts/test.sh [--pg 15|18|17|15-assert]" >&2; exit 2 ;;
+	esac
+done
+case $pg in
+15) ;;
+18 | 17 | 15-assert)
+	[[ $EUID -eq 0 ]] || { echo "scripts/test.sh must run as root" >&2; exit 1; }
+	echo "=== PostgreSQL $pg (scripts/pg_build.sh $pg) ==="
+	prefix=$(bash scripts/pg_build.sh "$pg") || { echo "0 passed, 1 failed"; exit 1; }
+	export QC_PG_BIN=$prefix/bin ;;
+*) echo "scripts/test.sh: unknown --pg $pg (15, 18, 17 or 15-assert)" >&2; exit 2 ;;
+esac
 source scripts/pg_env.sh
 
 passed=0 failed=0 ok=1
 
 qc_install_deps
+echo "PostgreSQL: $("$QC_PG_CONFIG" --version) ($QC_PG_BIN)"
+
+# META.json: valid JSON with the PGXN keys (counted as one test).
+echo
+echo "=== meta ==="
+if python3 scripts/check_meta.py META.json; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1)) ok=0
+	echo "*** meta FAILED"
+fi
+
 unset QC_INSTALLED
-qc_build_install || { echo "0 passed, 1 failed"; exit 1; }	# the build counts as a test
+qc_build_install || { echo "$passed passed, $((failed + 1)) failed"; exit 1; }	# the build counts as a test
 B=$QC_BUILD_DIR
 export QC_INSTALLED=1	# scripts/test_node.sh needn't build again
 
@@ -84,7 +121,29 @@ else
 	echo "=== tap: no t/*.pl, skipped ==="
 fi
 
-if [[ -f examples/node-api/package.json ]]; then
+# An assertion failure in a backend or the sweeper need not fail the test that
+# caused it (the postmaster restarts and the test may still pass): on a build
+# with assertions, any "TRAP:" in a server log counts as one failed test.
+if "$QC_PG_CONFIG" --configure | grep -q -- --enable-cassert; then
+	echo
+	echo "=== assertions: server logs ==="
+	traps=$(grep -rsl --include='*.log' 'TRAP:' "$B" || true)
+	if [[ -z $traps ]]; then
+		echo "no assertion failure in $(find "$B" -name '*.log' -path '*log/*' | wc -l) server logs"
+		passed=$((passed + 1))
+	else
+		for f in $traps; do
+			echo "----- $f -----"
+			grep -n -B 5 -A 25 'TRAP:' "$f" | head -n 200
+		done
+		echo "*** assertion failures in: $traps"
+		failed=$((failed + 1)) ok=0
+	fi
+fi
+
+if [[ $pg != 15 ]]; then
+	echo "=== node: only run for the default PostgreSQL 15, skipped ==="
+elif [[ -f examples/node-api/package.json ]]; then
 	if [[ -f scripts/test_node.sh ]]; then
 		suite node bash scripts/test_node.sh || true
 	else

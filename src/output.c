@@ -86,11 +86,7 @@ qc_receive_slot(TupleTableSlot *slot, DestReceiver *self)
 		{
 			pq_beginmessage_reuse(&r->buf, 'D');
 			pq_sendint16(&r->buf, 1);
-#if PG_VERSION_NUM >= 170000
-			pq_sendcountedtext(&r->buf, qc_offer_text, qc_offer_len);
-#else
-			pq_sendcountedtext(&r->buf, qc_offer_text, qc_offer_len, false);
-#endif
+			qc_sendcountedtext(&r->buf, qc_offer_text, qc_offer_len);
 			pq_endmessage_reuse(&r->buf);
 			ereport(DEBUG2, (errmsg_internal("querycache sent the stored text")));
 			return true;
@@ -145,26 +141,17 @@ qc_find_direct_expr(QueryDesc *queryDesc)
 	return (Node *) tle->expr;
 }
 
-#if PG_VERSION_NUM >= 180000
-#define QC_RUN_ARGS QueryDesc *queryDesc, ScanDirection direction, uint64 count
-#define QC_RUN_PASS queryDesc, direction, count
-#else
-#define QC_RUN_ARGS QueryDesc *queryDesc, ScanDirection direction, uint64 count, \
-	bool execute_once
-#define QC_RUN_PASS queryDesc, direction, count, execute_once
-#endif
-
 static void
-qc_run_next(QC_RUN_ARGS)
+qc_run_next(QC_EXECUTOR_RUN_ARGS)
 {
 	if (prev_ExecutorRun)
-		prev_ExecutorRun(QC_RUN_PASS);
+		prev_ExecutorRun(QC_EXECUTOR_RUN_PASS);
 	else
-		standard_ExecutorRun(QC_RUN_PASS);
+		standard_ExecutorRun(QC_EXECUTOR_RUN_PASS);
 }
 
 static void
-qc_ExecutorRun(QC_RUN_ARGS)
+qc_ExecutorRun(QC_EXECUTOR_RUN_ARGS)
 {
 	Node	   *save_expr = qc_direct_expr;
 	DestReceiver *save_dest = queryDesc->dest;
@@ -176,7 +163,7 @@ qc_ExecutorRun(QC_RUN_ARGS)
 	/* most runs: nothing to wrap, nothing to restore */
 	if (qc_direct_expr == NULL && save_expr == NULL)
 	{
-		qc_run_next(QC_RUN_PASS);
+		qc_run_next(QC_EXECUTOR_RUN_PASS);
 		return;
 	}
 
@@ -196,7 +183,7 @@ qc_ExecutorRun(QC_RUN_ARGS)
 	}
 	PG_TRY();
 	{
-		qc_run_next(QC_RUN_PASS);
+		qc_run_next(QC_EXECUTOR_RUN_PASS);
 	}
 	PG_FINALLY();
 	{

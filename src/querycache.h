@@ -36,6 +36,8 @@
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
+
 /* Longest key, in bytes.  Keys live inline in shared memory. */
 #define QC_MAX_KEY_LEN		256
 

@@ -52,12 +52,6 @@ PG_FUNCTION_INFO_V1(querycache_apply_schema);
 PG_FUNCTION_INFO_V1(querycache_watch_defaults);
 PG_FUNCTION_INFO_V1(querycache_rule_set);
 
-#if PG_VERSION_NUM >= 160000
-#define qc_ownercheck(relid, roleid) object_ownercheck(RelationRelationId, relid, roleid)
-#else
-#define qc_ownercheck(relid, roleid) pg_class_ownercheck(relid, roleid)
-#endif
-
 /* The seed app's tables: index on user_id, and the pattern of its rule. */
 static const struct
 {
@@ -92,7 +86,7 @@ qc_ext_function(const char *name, int nargs, Oid *argtypes)
 static void
 qc_require_owner(Oid relid)
 {
-	if (!qc_ownercheck(relid, GetUserId()))
+	if (!qc_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER,
 					   get_relkind_objtype(get_rel_relkind(relid)),
 					   get_rel_name(relid));

@@ -24,11 +24,6 @@ PG_FUNCTION_INFO_V1(querycache_stats);
 PG_FUNCTION_INFO_V1(querycache_stats_reset);
 PG_FUNCTION_INFO_V1(querycache_entries);
 
-/* 15.0 named it SetSingleFuncCall, with SRF_* flags */
-#ifndef MAT_SRF_USE_EXPECTED_DESC
-#define InitMaterializedSRF SetSingleFuncCall
-#endif
-
 #define QC_STATS_COLS	18
 
 Datum
