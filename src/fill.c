@@ -348,11 +348,7 @@ qc_infer_setup(ParseState *pstate, void *arg)
 {
 	QcInfer    *inf = (QcInfer *) arg;
 
-#if PG_VERSION_NUM >= 150000
 	setup_parse_variable_parameters(pstate, &inf->types, &inf->ntypes);
-#else
-	parse_variable_parameters(pstate, &inf->types, &inf->ntypes);
-#endif
 }
 
 static uint64

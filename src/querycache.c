@@ -33,19 +33,15 @@ int			qc_lock_timeout = 10000;
 bool		qc_store_text = true;
 
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-#if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 
 void		_PG_init(void);
 
 static void
 qc_shmem_request(void)
 {
-#if PG_VERSION_NUM >= 150000
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-#endif
 	RequestAddinShmemSpace(add_size(add_size(add_size(qc_store_shmem_size(), qc_gen_shmem_size()),
 											 qc_flight_shmem_size()),
 									qc_replica_shmem_size()));
@@ -136,11 +132,7 @@ qc_define_gucs(void)
 							"Lets tests pause a writer after it raised its in-flight counts; 0 (the default) never waits.",
 							&qc_debug_commit_lock, 0, 0, INT_MAX,
 							PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("querycache");
-#else
-	EmitWarningsOnPlaceholders("querycache");
-#endif
 }
 
 void
@@ -152,12 +144,8 @@ _PG_init(void)
 
 	qc_define_gucs();
 
-#if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = qc_shmem_request;
-#else
-	qc_shmem_request();
-#endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = qc_shmem_startup;
 
