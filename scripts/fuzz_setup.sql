@@ -174,3 +174,29 @@ CREATE FUNCTION fuzz_par_inval(r regclass) RETURNS int
 LANGUAGE sql PARALLEL SAFE AS $$ SELECT 1 FROM querycache_invalidate_table(r) $$;
 CREATE FUNCTION fuzz_par_clear(p text) RETURNS bigint
 LANGUAGE sql PARALLEL SAFE AS $$ SELECT querycache_clear_pattern(p) $$;
+
+-- Wide: a fill that reads more relations than an entry tracks (16: it then
+-- depends on every write), keys matching more rules than that, and a
+-- transaction that writes more relations than are remembered (64: it then
+-- invalidates the whole database).
+DO $$
+BEGIN
+	FOR i IN 1..70 LOOP
+		EXECUTE format('CREATE TABLE fuzz_w%s (id int)', i);
+		EXECUTE format('INSERT INTO fuzz_w%s VALUES (%s)', i, i);
+	END LOOP;
+	EXECUTE 'CREATE VIEW fuzz_wide AS ' ||
+		(SELECT string_agg(format('SELECT id FROM fuzz_w%s', i), ' UNION ALL ') FROM generate_series(1, 20) i);
+	FOR i IN 21..40 LOOP
+		EXECUTE format('INSERT INTO querycache_rules VALUES (%L, %L)', 'fuzz_w' || i, '^wide:');
+	END LOOP;
+END $$;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO fuzz_user, fuzz_owner;
+CREATE FUNCTION fuzz_write_wide(n int) RETURNS int
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	FOR i IN 1..n LOOP
+		EXECUTE format('UPDATE fuzz_w%s SET id = id', i);
+	END LOOP;
+	RETURN n;
+END $$;
