@@ -1046,10 +1046,10 @@ class Bench(threading.Thread):
             mode = self.rng.choice(['extended', 'prepared'])
             base = os.path.join(ARGS.run_dir, 'smith', 'pgbench-%03d' % self.runs)
             with open(base + '.out', 'wb') as out:
-                out.write(('# pgbench -M %s -c 2 -R 100 -T %d -f %s\n' % (mode, secs, script)).encode())
+                out.write(('# pgbench -M %s -c 2 -R 30 -T %d -f %s\n' % (mode, secs, script)).encode())
                 out.flush()
-                # -R: at most 100 scripts a second, so that the other sessions keep the CPU
-                self.proc = subprocess.Popen([pgbench, '-n', '-M', mode, '-c', '2', '-R', '100', '-T', str(secs), '-f', script],
+                # -R: at most 30 scripts a second, so that the other sessions keep the CPU
+                self.proc = subprocess.Popen([pgbench, '-n', '-M', mode, '-c', '2', '-R', '30', '-T', str(secs), '-f', script],
                                              stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
                 while self.proc.poll() is None and not STOP.is_set():
                     STOP.wait(0.2)
