@@ -558,14 +558,17 @@ qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 			List	   *read = NIL;
 
 			Snapshot	snap;
+			uint64		ticket = PG_UINT64_MAX;
 
 			/* first finish the commits replay or 2PC made visible */
 			qc_replica_resolve();
+			if (RecoveryInProgress())
+				ticket = qc_replica_fill_begin();
 			fence = qc_fence_begin();
 			qc_track_begin();
 			/* a snapshot taken after the fence, as the argument requires */
 			snap = GetLatestSnapshot();
-			standby_unsure = RecoveryInProgress() && !qc_replica_fill_ok(snap);
+			standby_unsure = RecoveryInProgress() && !qc_replica_fill_ok(snap, ticket);
 			rc = SPI_execute_snapshot(p->plan, values, nulls, snap,
 									  InvalidSnapshot, true, true, 0);
 			reason = qc_track_end(&read);

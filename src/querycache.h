@@ -131,7 +131,8 @@ extern void qc_replica_log_commit(const uint32 *slots, int nslots);
 extern void qc_replica_log_prepared(TransactionId xid, const uint32 *slots, int nslots);
 extern void qc_replica_hold_prepared(const uint32 *slots, int nslots);
 extern void qc_replica_resolve(void);
-extern bool qc_replica_fill_ok(Snapshot snap);
+extern uint64 qc_replica_fill_begin(void);
+extern bool qc_replica_fill_ok(Snapshot snap, uint64 ticket);
 
 /* ---- store (store.c) ---- */
 

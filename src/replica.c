@@ -98,6 +98,7 @@ typedef struct QcReplica
 {
 	LWLock	   *lock;
 	bool		unsure;			/* fills are not stored... */
+	uint64		episode;		/* times unsure was set */
 	FullTransactionId horizon;	/* ...until every xid before this finished
 								 * (invalid: not chosen yet) */
 	int			npending;
@@ -133,6 +134,7 @@ qc_replica_shmem_init(void)
 	if (!found)
 	{
 		qc_replica->unsure = true;
+		qc_replica->episode = 0;
 		qc_replica->horizon = InvalidFullTransactionId;
 		qc_replica->npending = 0;
 		qc_replica->maxpending = qc_replica_max_pending();
@@ -253,26 +255,47 @@ qc_replica_resolve(void)
 }
 
 /*
+ * Before a fill reads its fence (so before its snapshot): was the standby
+ * sure, and in which episode?  PG_UINT64_MAX if it was not.
+ */
+uint64
+qc_replica_fill_begin(void)
+{
+	uint64		ticket;
+
+	LWLockAcquire(qc_replica->lock, LW_SHARED);
+	ticket = qc_replica->unsure ? PG_UINT64_MAX : qc_replica->episode;
+	LWLockRelease(qc_replica->lock);
+	return ticket;
+}
+
+/*
  * May a fill with this snapshot store its result on a standby?  Not while
- * replay may have missed the first half of a commit that became visible
- * (see the header); this snapshot ends that state when its xmin passed
- * the horizon.
+ * replay may have missed the first half of a commit this snapshot does not
+ * see (see the header).  Yes if the standby was sure from before the
+ * fill's fence until now (same episode), or if this very snapshot's xmin
+ * passed the horizon.  Another fill clearing the state meanwhile proves
+ * nothing about this snapshot, which may be older.
  */
 bool
-qc_replica_fill_ok(Snapshot snap)
+qc_replica_fill_ok(Snapshot snap, uint64 ticket)
 {
 	bool		ok;
+	bool		passes;
 
 	LWLockAcquire(qc_replica->lock, LW_EXCLUSIVE);
+	passes = FullTransactionIdIsValid(qc_replica->horizon) &&
+		!TransactionIdPrecedes(snap->xmin, XidFromFullTransactionId(qc_replica->horizon));
 	if (qc_replica->unsure)
 	{
 		if (!FullTransactionIdIsValid(qc_replica->horizon))
 			qc_replica->horizon = ReadNextFullTransactionId();
-		else if (!TransactionIdPrecedes(snap->xmin,
-										XidFromFullTransactionId(qc_replica->horizon)))
+		else if (passes)
 			qc_replica->unsure = false;
+		ok = !qc_replica->unsure;
 	}
-	ok = !qc_replica->unsure;
+	else
+		ok = ticket == qc_replica->episode || passes;
 	LWLockRelease(qc_replica->lock);
 	return ok;
 }
@@ -311,6 +334,7 @@ qc_rmgr_redo(XLogReaderState *record)
 		/* cannot track it: lower now and store nothing until it is over */
 		qc_slots_finish(slots, n);
 		qc_replica->unsure = true;
+		qc_replica->episode++;
 		qc_replica->horizon = InvalidFullTransactionId;
 	}
 	LWLockRelease(qc_replica->lock);
@@ -323,6 +347,7 @@ qc_rmgr_startup(void)
 	LWLockAcquire(qc_replica->lock, LW_EXCLUSIVE);
 	qc_replica->npending = 0;
 	qc_replica->unsure = true;
+	qc_replica->episode++;
 	qc_replica->horizon = InvalidFullTransactionId;
 	LWLockRelease(qc_replica->lock);
 }

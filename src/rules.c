@@ -30,10 +30,12 @@
 #include "catalog/indexing.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "regex/regex.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -161,6 +163,35 @@ qc_config_resolve(void)
 	qc_config_epoch = epoch;
 }
 
+/*
+ * A column of a config table, checked to have the type the loader reads
+ * (a superuser may have altered the table).  InvalidAttrNumber if it is
+ * missing and optional (querycache_ttl of 1.0 has no policy columns).
+ */
+static AttrNumber
+qc_config_column(Relation rel, const char *name, Oid type, bool required)
+{
+	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), name);
+
+	if (attnum == InvalidAttrNumber)
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("querycache table %s has no column \"%s\"",
+							RelationGetRelationName(rel), name),
+					 errhint("Recreate the extension, or restore the column.")));
+		return InvalidAttrNumber;
+	}
+	if (TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("querycache table %s column \"%s\" must be of type %s",
+						RelationGetRelationName(rel), name, format_type_be(type)),
+				 errhint("Recreate the extension, or restore the column's type.")));
+	return attnum;
+}
+
 /* Longest pattern first, so that the first match is the longest one. */
 static int
 qc_pattern_cmp(const void *a, const void *b, void *arg)
@@ -209,15 +240,21 @@ qc_patterns_load(QcPatterns *pc)
 	pc->loaded_gen = 0;
 	pc->rows = MemoryContextAlloc(pc->cxt, sizeof(QcPattern) * cap);
 
-	rel = table_open(pc->relid, AccessShareLock);
-	patatt = get_attnum(pc->relid, "pattern");
-	valatt = get_attnum(pc->relid, pc->valcol);
-	if (patatt == InvalidAttrNumber || valatt == InvalidAttrNumber)
-		elog(ERROR, "table %s lacks its columns", pc->relname);
+	/* DROP EXTENSION may have dropped it since it was looked up */
+	rel = try_table_open(pc->relid, AccessShareLock);
+	if (rel == NULL)
+	{
+		qc_config_epoch = 0;	/* look it up again next time */
+		pc->relid = InvalidOid;
+		return;
+	}
+	patatt = qc_config_column(rel, "pattern", TEXTOID, true);
+	valatt = qc_config_column(rel, pc->valcol,
+							  pc == &qc_policies ? INTERVALOID : REGCLASSOID, true);
 	if (pc == &qc_policies)
 	{
-		depatt = get_attnum(pc->relid, "depends");
-		swratt = get_attnum(pc->relid, "stale_while_revalidate");
+		depatt = qc_config_column(rel, "depends", TEXTOID, false);
+		swratt = qc_config_column(rel, "stale_while_revalidate", INTERVALOID, false);
 	}
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
@@ -238,8 +275,9 @@ qc_patterns_load(QcPatterns *pc)
 			pc->rows = repalloc(pc->rows, sizeof(QcPattern) * cap);
 		}
 		row = &pc->rows[pc->n++];
-		row->pattern = (text *) MemoryContextAlloc(pc->cxt, VARSIZE_ANY(DatumGetPointer(pat)));
-		memcpy(row->pattern, DatumGetPointer(pat), VARSIZE_ANY(DatumGetPointer(pat)));
+		/* a long pattern may be compressed or stored out of line */
+		row->pattern = (text *) MemoryContextAlloc(pc->cxt, VARSIZE_ANY(DatumGetTextPP(pat)));
+		memcpy(row->pattern, DatumGetTextPP(pat), VARSIZE_ANY(DatumGetTextPP(pat)));
 		if (pc == &qc_policies)
 		{
 			bool		isnull;
