@@ -22,7 +22,7 @@ PGFILEDESC = "querycache - shared-memory query result cache"
 
 REGRESS = api errors identity ttl eviction invalidation deps privileges migration output \
 	security ordinary_role session_state keys shared_objects starve nested_wrap further policies \
-	edges edges_denied upgrade
+	edges edges_denied config upgrade
 REGRESS_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache --encoding=UTF8
 ISOLATION = iso_commit iso_rollback iso_own_writes iso_repeatable_read iso_fill_race iso_truncate \
 	iso_replica iso_inflight iso_starve iso_swr iso_utility iso_detach iso_rules_snapshot iso_set_fence

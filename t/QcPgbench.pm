@@ -5,7 +5,7 @@ use strict;
 use warnings;
 use IPC::Run;
 use Exporter 'import';
-our @EXPORT = qw(run_pgbench);
+our @EXPORT = qw(run_pgbench start_pgbench finish_pgbench script_transactions);
 
 # run_pgbench($node, $seconds, [name, weight, body], ...): 8 clients, 2
 # threads; returns (ran_to_the_end, stdout, stderr).  A script that fails an
@@ -13,8 +13,22 @@ our @EXPORT = qw(run_pgbench);
 sub run_pgbench
 {
 	my ($node, $seconds, @scripts) = @_;
-	my @args = ('pgbench', '-n', '-c', '8', '-j', '2', '-T', $seconds);
 
+	return finish_pgbench(start_pgbench($node, { seconds => $seconds }, @scripts));
+}
+
+# start_pgbench($node, {seconds => T, clients => 8, threads => 2, rate => R},
+# [name, weight, body], ...): the same run in the background (several can
+# run at once, against several nodes); finish_pgbench($handle) waits for it
+# and returns (ran_to_the_end, stdout, stderr).  rate (-R) bounds the total
+# transactions per second.
+sub start_pgbench
+{
+	my ($node, $opt, @scripts) = @_;
+	my @args = ('pgbench', '-n', '-c', $opt->{clients} // 8,
+		'-j', $opt->{threads} // 2, '-T', $opt->{seconds});
+
+	push @args, '-R', $opt->{rate} if $opt->{rate};
 	foreach my $s (@scripts)
 	{
 		my ($name, $weight, $body) = @$s;
@@ -27,9 +41,26 @@ sub run_pgbench
 	}
 	push @args, '-h', $node->host, '-p', $node->port, 'postgres';
 
-	my ($out, $err) = ('', '');
-	my $ok = IPC::Run::run(\@args, '>', \$out, '2>', \$err);
-	return ($ok, $out, $err);
+	my $h = { out => '', err => '' };
+	$h->{run} = IPC::Run::start(\@args, '>', \$h->{out}, '2>', \$h->{err});
+	return $h;
+}
+
+sub finish_pgbench
+{
+	my ($h) = @_;
+	my $ok = $h->{run}->finish;
+
+	return ($ok, $h->{out}, $h->{err});
+}
+
+# script_transactions($stdout, $name): transactions pgbench ran with the
+# script whose file name is $name (0 if not found).
+sub script_transactions
+{
+	my ($out, $name) = @_;
+
+	return $out =~ /^SQL script \d+: \S*\/\Q$name\E\n(?: - .*\n)*? - (\d+) transactions/m ? $1 : 0;
 }
 
 1;
