@@ -32,6 +32,7 @@ SELECT querycache_unwatch('cfg_lt');
 DROP TABLE cfg_lt;
 
 -- a superuser changed a column's type: querycache's error, no crash
+SELECT current_database() AS origdb \gset
 CREATE DATABASE qc_cfg_db;
 \c qc_cfg_db
 SET client_min_messages = warning;
@@ -42,9 +43,11 @@ ALTER TABLE querycache_rules ALTER COLUMN pattern TYPE int USING length(pattern)
 SELECT querycache_wrap('cfgtype:1', 'SELECT 1 AS one');
 SELECT querycache_set('cfgtype:2', '1');
 \c qc_cfg_db
-ALTER TABLE querycache_policies ALTER COLUMN ttl TYPE text;
+ALTER TABLE querycache_rules ALTER COLUMN pattern TYPE text;
+ALTER TABLE querycache_policies DROP CONSTRAINT querycache_policies_stale_while_revalidate_check,
+	ALTER COLUMN stale_while_revalidate TYPE text;
 SELECT querycache_wrap('cfgtype:3', 'SELECT 1 AS one');
 SELECT 'backend still alive' AS status;
-\c regression
+\c :origdb
 DROP DATABASE qc_cfg_db;
 SELECT querycache_clear_all() >= 0 AS cleared;
