@@ -95,6 +95,13 @@
  * a full pending table) stops fills from being stored until it is over;
  * the end of recovery bumps the cluster epoch.
  *
+ * Policies (querycache_policies) step outside this argument only where a
+ * user asked for it: an entry with depends = 'rules' keeps the epochs and
+ * its rules' tables as dependencies, so other tables it read are as fresh
+ * as its TTL; stale_while_revalidate serves an invalidated value no older
+ * than its window (store.c).  Neither ever crosses an epoch or reaches a
+ * transaction that wrote a dependency.
+ *
  * Own writes.  While a transaction has pending writes, lookups of entries
  * that depend on them are bypassed, and fills that read them are not
  * stored (qc_gens_touch_pending): nothing computed from uncommitted rows
