@@ -41,7 +41,7 @@ $primary->safe_psql('postgres', 'INSERT INTO t VALUES (2)');
 my $log = $standby->wait_for_log(qr/resource manager with ID 163 not registered/);
 ok($log, 'replay stops there: "resource manager with ID 163 not registered"');
 like(slurp_file($standby->logfile),
-	qr/HINT:  Include the extension module that implements this resource manager in shared_preload_libraries/,
+	qr/HINT:  Include the extension module that implements this resource manager in "?shared_preload_libraries"?/,
 	'with PostgreSQL\'s hint');
 # the postmaster shuts down after its startup process failed
 my $down = 0;
