@@ -42,7 +42,7 @@ echo "PostgreSQL: $("$QC_PG_CONFIG" --version) ($QC_PG_BIN)"
 # META.json: valid JSON with the PGXN keys (counted as one test).
 echo
 echo "=== meta ==="
-if python3 scripts/check_meta.py META.json; then
+if python3 -m json.tool META.json >/dev/null && python3 scripts/check_meta.py META.json; then
 	passed=$((passed + 1))
 else
 	failed=$((failed + 1)) ok=0
