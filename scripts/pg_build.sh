@@ -2,7 +2,8 @@
 # Builds PostgreSQL from Debian's source packages for testing querycache on
 # other versions, with assertions on:
 #
-#   bash scripts/pg_build.sh VERSION      (as root)   VERSION: 18, 17 or 15-assert
+#   bash scripts/pg_build.sh VERSION      (as root)
+#   VERSION: 18, 17, 15-assert, or 15-valgrind (15-assert plus USE_VALGRIND)
 #
 # installs into /var/cache/querycache/pgVERSION (e.g. /var/cache/querycache/pg18)
 # and prints that prefix as its last line; scripts/test.sh --pg VERSION calls it.
@@ -13,23 +14,29 @@
 # trixie and sid for 17, bookworm for 15) is added, apt downloads the source
 # package from the first of those suites that has it, and the file is removed
 # again (with a final `apt-get update`) whether or not that worked. No binary package comes from
-# outside bookworm. Only the upstream (orig) tarball is used, without Debian's
-# patches. The build runs as postgres; `make install` as root.
+# outside bookworm. A download already in /var/cache/querycache/src whose
+# tarball matches its .dsc's SHA-256 is reused (15-assert and 15-valgrind share
+# postgresql-15's). Only the upstream (orig) tarball is used, without Debian's
+# patches. The build runs as postgres at nice 19; `make install` as root.
 #
 # Configure: --enable-cassert --enable-debug --enable-tap-tests --without-icu
-# --with-libxml.
+# --with-libxml; 15-valgrind also CFLAGS='-O1 -g -fno-omit-frame-pointer
+# -DUSE_VALGRIND' (Valgrind client requests in the memory contexts, as
+# pg_config_manual.h asks for; -O1 keeps valgrind's stacks readable), for
+# scripts/valgrind.sh.
 # Installs the server, the client programs, the PGXS files, pg_regress, the
-# isolation tester (src/test/isolation) and the TAP modules (src/test/perl).
+# isolation tester (src/test/isolation), the TAP modules (src/test/perl) and
+# the source's src/tools/valgrind.supp as `pg_config --sharedir`/valgrind.supp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: bash scripts/pg_build.sh 18|17|15-assert" >&2; exit 2; }
+usage() { echo "usage: bash scripts/pg_build.sh 18|17|15-assert|15-valgrind" >&2; exit 2; }
 [[ $# -eq 1 ]] || usage
 version=$1
 case $version in
 18) pkg=postgresql-18 suites="sid" ;;
 17) pkg=postgresql-17 suites="trixie sid" ;;
-15-assert) pkg=postgresql-15 suites="bookworm" ;;
+15-assert | 15-valgrind) pkg=postgresql-15 suites="bookworm" ;;
 *) usage ;;
 esac
 if [[ $EUID -ne 0 ]]; then
@@ -42,6 +49,8 @@ prefix=$CACHE/pg$version
 stamp=$prefix/.querycache-build-stamp
 # --with-libxml: sql/migration.sql counts rows with query_to_xml, as Debian's 15 allows.
 configure_args=(--prefix="$prefix" --enable-tap-tests --enable-cassert --enable-debug --without-icu --with-libxml)
+# USE_VALGRIND in CFLAGS, so that PGXS compiles extensions with it too.
+[[ $version == 15-valgrind ]] && configure_args+=("CFLAGS=-O1 -g -fno-omit-frame-pointer -DUSE_VALGRIND")
 want_stamp="configure ${configure_args[*]}"
 log() { echo "pg_build[$version]: $*" >&2; }
 
@@ -73,6 +82,20 @@ fi
 
 # --- download the source package (temporary deb-src entries) ----------------
 srcdir=$CACHE/src/$pkg
+# Versions built from one package share its download: one of them at a time
+# downloads or unpacks it (released once unpacked), and a complete one is reused.
+exec 7>"$CACHE/.src-$pkg.lock"
+flock 7
+src_complete() {	# a .dsc and its orig tarball, whose SHA-256 the .dsc lists
+	local dsc orig sum
+	dsc=$(ls "$srcdir"/"$pkg"_*.dsc 2>/dev/null | head -n 1) && [[ -f $dsc ]] || return 1
+	orig=$(ls "$srcdir"/"$pkg"_*.orig.tar.* 2>/dev/null | grep -v '\.asc$' | head -n 1) && [[ -f $orig ]] || return 1
+	sum=$(awk -v f="$(basename "$orig")" '$3 == f && length($1) == 64 { print $1 }' "$dsc")
+	[[ -n $sum && $(sha256sum <"$orig" | cut -d' ' -f1) == "$sum" ]]
+}
+if src_complete; then
+	log "reusing the source downloaded in $srcdir"
+else
 rm -rf "$srcdir"
 mkdir -p "$srcdir"
 chown _apt: "$srcdir" 2>/dev/null || true	# apt downloads as _apt where it can
@@ -105,6 +128,7 @@ src_list=/etc/apt/sources.list.d/querycache-pg-src.sources
 	log "could not download the source of $pkg from $suites: PostgreSQL $version is not supported here"
 	exit 1
 }
+fi
 dsc=$(ls "$srcdir"/"$pkg"_*.dsc | head -n 1)
 orig=$(ls "$srcdir"/"$pkg"_*.orig.tar.* | grep -v '\.asc$' | head -n 1)
 srcversion=$(sed -n 's/^Version: //p' "$dsc")
@@ -115,8 +139,10 @@ build=$CACHE/build/pg$version
 rm -rf "$build" "$prefix"
 mkdir -p "$build"
 tar -C "$build" --strip-components=1 -xf "$orig"
+exec 7>&-	# the source is unpacked: another version may use $srcdir now
 chown -R postgres: "$build"
-as_pg() { (cd "$build" && runuser -u postgres -- env LANG=C.UTF-8 LC_ALL=C.UTF-8 "$@"); }
+# nice: the build machines are shared and loaded.
+as_pg() { (cd "$build" && runuser -u postgres -- nice -n 19 env LANG=C.UTF-8 LC_ALL=C.UTF-8 "$@"); }
 blog=$CACHE/build-pg$version.log
 log "building in $build (log: $blog)"
 {
@@ -125,7 +151,8 @@ log "building in $build (log: $blog)"
 		as_pg make -j2 -C src/test/isolation &&
 		make -C "$build" install &&
 		make -C "$build/src/test/isolation" install &&
-		make -C "$build/src/test/perl" install
+		make -C "$build/src/test/perl" install &&
+		install -m 644 "$build/src/tools/valgrind.supp" "$("$prefix/bin/pg_config" --sharedir)/valgrind.supp"
 } >"$blog" 2>&1 || {
 	tail -n 60 "$blog" >&2
 	log "BUILD FAILED after $((SECONDS - start)) s (log: $blog)"
@@ -135,7 +162,8 @@ pgxs_src=$(dirname "$(dirname "$("$prefix/bin/pg_config" --pgxs)")")	# .../pgxs/
 for f in "$prefix"/bin/{pg_config,postgres,initdb,pg_ctl,psql,pgbench,pg_dump} \
 	"$pgxs_src"/test/regress/pg_regress \
 	"$pgxs_src"/test/isolation/{pg_isolation_regress,isolationtester} \
-	"$pgxs_src"/test/perl/PostgreSQL/Test/Cluster.pm; do
+	"$pgxs_src"/test/perl/PostgreSQL/Test/Cluster.pm \
+	"$("$prefix/bin/pg_config" --sharedir)/valgrind.supp"; do
 	[[ -e $f ]] || { log "BUILD INCOMPLETE: $f is missing (log: $blog)"; exit 1; }
 done
 rm -rf "$build"
