@@ -225,7 +225,7 @@ qc_make_key(QcKey *k, text *keytext)
 				 errmsg("querycache key is too long"),
 				 errdetail("The key is %d bytes long; the maximum is %d bytes.",
 						   len, QC_MAX_KEY_LEN)));
-	memset(k, 0, offsetof(QcKey, key));
+	memset(k, 0, sizeof(QcKey));	/* whole: it is copied to shared memory */
 	k->dbid = MyDatabaseId;
 	k->roleid = GetUserId();
 	k->keylen = (uint16) len;
