@@ -443,19 +443,23 @@ qc_pending_add_global(void)
 	pending_global = true;
 }
 
+/* Raise a slot's stamp to seq unless a later commit stamped it already. */
+static void
+qc_slot_stamp(uint32 slot, uint64 seq)
+{
+	QcSlot	   *s = &qc_gens->slots[slot];
+	uint64		old = pg_atomic_read_u64(&s->stamp);
+
+	while (old < seq && !pg_atomic_compare_exchange_u64(&s->stamp, &old, seq))
+		;
+}
+
 /* Bump a slot now and stamp it, as a commit's second half does. */
 static void
 qc_slot_bump_now(uint32 slot)
 {
-	QcSlot	   *s = &qc_gens->slots[slot];
-	uint64		seq;
-	uint64		old;
-
-	pg_atomic_fetch_add_u64(&s->gen, 1);
-	seq = pg_atomic_add_fetch_u64(&qc_gens->finish, 1);
-	old = pg_atomic_read_u64(&s->stamp);
-	while (old < seq && !pg_atomic_compare_exchange_u64(&s->stamp, &old, seq))
-		;
+	pg_atomic_fetch_add_u64(&qc_gens->slots[slot].gen, 1);
+	qc_slot_stamp(slot, pg_atomic_add_fetch_u64(&qc_gens->finish, 1));
 }
 
 /* Bump a relation's slot at once, for querycache_invalidate_table(). */
@@ -527,13 +531,7 @@ qc_slots_finish(const uint32 *slots, int n)
 		pg_atomic_fetch_add_u64(&qc_gens->slots[slots[i]].gen, 1);
 	seq = pg_atomic_add_fetch_u64(&qc_gens->finish, 1);
 	for (int i = 0; i < n; i++)
-	{
-		QcSlot	   *s = &qc_gens->slots[slots[i]];
-		uint64		old = pg_atomic_read_u64(&s->stamp);
-
-		while (old < seq && !pg_atomic_compare_exchange_u64(&s->stamp, &old, seq))
-			;
-	}
+		qc_slot_stamp(slots[i], seq);
 	/* the stamps must be visible before the in-flight counts drop */
 	qc_slots_lower(slots, n);
 }

@@ -266,6 +266,7 @@ qc_patterns_load(QcPatterns *pc)
 		Datum		pat = slot_getattr(slot, patatt, &isnull1);
 		Datum		val = slot_getattr(slot, valatt, &isnull2);
 		QcPattern  *row;
+		text	   *ptext;
 
 		if (isnull1 || (isnull2 && pc != &qc_policies))
 			continue;
@@ -276,8 +277,9 @@ qc_patterns_load(QcPatterns *pc)
 		}
 		row = &pc->rows[pc->n++];
 		/* a long pattern may be compressed or stored out of line */
-		row->pattern = (text *) MemoryContextAlloc(pc->cxt, VARSIZE_ANY(DatumGetTextPP(pat)));
-		memcpy(row->pattern, DatumGetTextPP(pat), VARSIZE_ANY(DatumGetTextPP(pat)));
+		ptext = DatumGetTextPP(pat);
+		row->pattern = (text *) MemoryContextAlloc(pc->cxt, VARSIZE_ANY(ptext));
+		memcpy(row->pattern, ptext, VARSIZE_ANY(ptext));
 		if (pc == &qc_policies)
 		{
 			bool		isnull;
