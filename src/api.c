@@ -405,7 +405,7 @@ querycache_set(PG_FUNCTION_ARGS)
 	qc_rules_add_deps(&gens, k.key, k.keylen);
 	if (qc_gens_touch_pending(&gens))
 		PG_RETURN_VOID();
-	if (!qc_fence_holds(&gens, fence))
+	if (!qc_fence_holds(&gens, fence, 0))
 	{
 		pg_atomic_fetch_add_u64(&qc_counters()->discarded, 1);
 		PG_RETURN_VOID();

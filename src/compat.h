@@ -65,4 +65,14 @@
 #define qc_class_ownercheck(relid, roleid) pg_class_ownercheck((relid), (roleid))
 #endif
 
+/*
+ * ShmemVariableCache became TransamVariables in 17 (access/transam.h);
+ * querycache reads its xactCompletionCount (14+).
+ */
+#if PG_VERSION_NUM >= 170000
+#define QC_TRANSAM_VARS TransamVariables
+#else
+#define QC_TRANSAM_VARS ShmemVariableCache
+#endif
+
 #endif							/* QC_COMPAT_H */

@@ -540,6 +540,7 @@ qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 	List	   *volatile relids = NIL;
 	const char *volatile reason = NULL;
 	volatile bool standby_unsure = false;
+	volatile uint64 completion = 0;
 
 	SPI_connect();
 	/* literals and names parse differently under other settings */
@@ -568,6 +569,7 @@ qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 			qc_track_begin();
 			/* a snapshot taken after the fence, as the argument requires */
 			snap = GetLatestSnapshot();
+			completion = snap->snapXactCompletionCount;
 			standby_unsure = RecoveryInProgress() && !qc_replica_fill_ok(snap, ticket);
 			rc = SPI_execute_snapshot(p->plan, values, nulls, snap,
 									  InvalidSnapshot, true, true, 0);
@@ -607,7 +609,7 @@ qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 		}
 		else if (own_writes || qc_gens_touch_pending(gens))
 			*status = QC_FILL_OWN_WRITES;
-		else if (standby_unsure || !qc_fence_holds(gens, fence))
+		else if (standby_unsure || !qc_fence_holds(gens, fence, completion))
 			*status = QC_FILL_DISCARDED;
 		else
 			*status = QC_FILL_STORABLE;

@@ -95,6 +95,30 @@
  * a full pending table) stops fills from being stored until it is over;
  * the end of recovery bumps the cluster epoch.
  *
+ * Leases (standbys).  By default a writer logs no record of its own: the
+ * first writer of a slot announces a lease on it (replica.c), later ones
+ * join it, and it is released after its last writer's commit record.  A
+ * standby cannot tell which replayed commit wrote a leased slot, so it
+ * treats every one as possibly doing so.  Redo of the announcement marks
+ * the slot leased, then bumps it; redo of the release bumps, stamps, then
+ * unmarks.  A filler reads each slot's mark after its generation and
+ * before its stamp (qc_fence_holds); if any is marked, the entry holds only
+ * while the count of completed transactions stays what F's snapshot saw
+ * (gens->completion; the count moves, under ProcArrayLock, with what
+ * snapshots see).  Take W, a lease writer invisible to S:
+ *	- F saw the mark: W's commit, replayed after S, moves the count, and
+ *	  every lookup after it finds the entry stale.
+ *	- F saw no mark because the announcement came later: its bump came
+ *	  after F read g, and before W's commit.
+ *	- F saw no mark because the release came first: W's commit precedes
+ *	  the release in WAL, so W was replayed after S was taken but before
+ *	  the release's stamp, which F then reads as > F0.
+ * A standby that (re)starts replays from a restartpoint and may have
+ * missed the announcement: writers re-announce a lease first announced
+ * before the current checkpoint's redo pointer, and one that read the
+ * redo pointer just before a checkpoint moved it has an xid below that
+ * checkpoint's nextXid, which the standby's restart horizon covers.
+ *
  * Policies (querycache_policies) step outside this argument only where a
  * user asked for it: an entry with depends = 'rules' keeps the epochs and
  * its rules' tables as dependencies, so other tables it read are as fresh
@@ -114,12 +138,15 @@
 #include "postgres.h"
 
 #include "access/parallel.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
+#include "storage/lwlock.h"
+#include "storage/procarray.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -131,6 +158,7 @@ typedef struct QcSlot
 	pg_atomic_uint64 gen;
 	pg_atomic_uint64 stamp;
 	pg_atomic_uint32 inflight;	/* commits between PRE_COMMIT and COMMIT */
+	pg_atomic_uint32 leased;	/* standbys: any replayed commit may touch it */
 } QcSlot;
 
 typedef struct QcGenShared
@@ -202,6 +230,7 @@ qc_gen_shmem_init(void *ptr, bool found)
 			pg_atomic_init_u64(&qc_gens->slots[i].gen, 1);
 			pg_atomic_init_u64(&qc_gens->slots[i].stamp, 0);
 			pg_atomic_init_u32(&qc_gens->slots[i].inflight, 0);
+			pg_atomic_init_u32(&qc_gens->slots[i].leased, 0);
 		}
 	}
 }
@@ -279,6 +308,7 @@ qc_gens_start(QcGens *gens)
 {
 	gens->ndeps = 0;
 	gens->overflow = false;
+	gens->completion = 0;
 	gens->deps[0].slot = QC_SLOT_GLOBAL();
 	gens->deps[0].gen = qc_slot_read(gens->deps[0].slot);
 	gens->deps[1].slot = QC_SLOT_DBEPOCH();
@@ -320,23 +350,52 @@ qc_gens_add_rel_at(QcGens *gens, Oid relid, uint64 gen)
 /*
  * Step 3 and 4 of the filler: no dependency has a commit in flight or one
  * that finished after the fence was read.  The generations were read
- * before (qc_gens_add_*), which the barrier below keeps in order.
+ * before (qc_gens_add_*), which the barrier below keeps in order.  On a
+ * standby, a leased dependency (see the header) makes the entry valid only
+ * while no transaction completes: gens->completion is set to the
+ * snapshot's completion count (0, unknown, refuses).
  */
 bool
-qc_fence_holds(const QcGens *gens, QcFence fence)
+qc_fence_holds(QcGens *gens, QcFence fence, uint64 completion)
 {
+	bool		leased = false;
+
 	pg_memory_barrier();
 	for (int i = 0; i < gens->ndeps; i++)
 	{
 		QcSlot	   *s = &qc_gens->slots[gens->deps[i].slot];
 
+		if (pg_atomic_read_u32(&s->leased) != 0)
+		{
+			if (completion == 0)
+				return false;
+			leased = true;
+		}
+		pg_memory_barrier();
 		if (pg_atomic_read_u32(&s->inflight) > 0)
 			return false;
 		pg_memory_barrier();
 		if (pg_atomic_read_u64(&s->stamp) > fence)
 			return false;
 	}
+	gens->completion = leased ? completion : 0;
 	return true;
+}
+
+/*
+ * Transactions completed so far (commits and aborts with an xid; on a
+ * standby, replayed ones).  It moves under ProcArrayLock together with
+ * what snapshots see.
+ */
+static uint64
+qc_completion_count(void)
+{
+	uint64		n;
+
+	LWLockAcquire(ProcArrayLock, LW_SHARED);
+	n = QC_TRANSAM_VARS->xactCompletionCount;
+	LWLockRelease(ProcArrayLock);
+	return n;
 }
 
 bool
@@ -345,7 +404,7 @@ qc_gens_current(const QcGens *gens)
 	for (int i = 0; i < gens->ndeps; i++)
 		if (gens->deps[i].gen != qc_slot_read(gens->deps[i].slot))
 			return false;
-	return true;
+	return gens->completion == 0 || gens->completion == qc_completion_count();
 }
 
 /* Did neither epoch move?  (Privileges, DDL, roles: never served stale.) */
@@ -543,6 +602,45 @@ qc_gen_bump_global_now(void)
 	qc_slot_bump_now(QC_SLOT_GLOBAL());
 }
 
+/*
+ * Standby redo of a lease (replica.c): from now on any replayed commit may
+ * touch these slots without a record of its own.  Mark, then bump, so a
+ * fill that read a generation before the bump sees the mark (see header).
+ */
+void
+qc_slots_lease(const uint32 *slots, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (pg_atomic_exchange_u32(&qc_gens->slots[slots[i]].leased, 1) == 0)
+			pg_atomic_fetch_add_u64(&qc_gens->slots[slots[i]].gen, 1);
+}
+
+/*
+ * Standby redo of a release: every commit of the lease was replayed before
+ * it.  Bump (entries stored under the lease go, so those after it are
+ * precise), stamp, then unmark, so a fill that sees no mark and began
+ * before this sees the stamp.  n < 0: every leased slot (end of recovery,
+ * or the primary restarted and forgot its leases).
+ */
+void
+qc_slots_unlease(const uint32 *slots, int n)
+{
+	uint64		seq = pg_atomic_add_fetch_u64(&qc_gens->finish, 1);
+	int			count = n < 0 ? QC_GEN_SLOTS : n;
+
+	for (int i = 0; i < count; i++)
+	{
+		uint32		slot = n < 0 ? (uint32) i : slots[i];
+		QcSlot	   *s = &qc_gens->slots[slot];
+
+		if (n < 0 && pg_atomic_read_u32(&s->leased) == 0)
+			continue;
+		pg_atomic_fetch_add_u64(&s->gen, 1);
+		qc_slot_stamp(slot, seq);
+		(void) pg_atomic_exchange_u32(&s->leased, 0);
+	}
+}
+
 /* PRE_COMMIT half of this transaction's owed set. */
 static void
 qc_owed_raise(void)
@@ -631,6 +729,7 @@ qc_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 			/* after visibility: closes the window for fills that raced us */
 			qc_owed_finish();
+			qc_replica_commit_done();
 			qc_pending_reset();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
@@ -651,6 +750,7 @@ qc_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			qc_owed_lower();
+			qc_replica_commit_done();
 			qc_pending_reset();
 			break;
 		default:

@@ -48,7 +48,7 @@ qc_shmem_request(void)
 	/* one lock per partition, plus the allocator lock */
 	RequestNamedLWLockTranche("querycache", QC_NUM_PARTITIONS + 1);
 	RequestNamedLWLockTranche("querycache flights", 1);
-	RequestNamedLWLockTranche("querycache replica", 1);
+	RequestNamedLWLockTranche("querycache replica", 2);
 }
 
 static void
@@ -112,6 +112,11 @@ qc_define_gucs(void)
 							NULL,
 							&qc_sweep_interval, 10, 1, 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("querycache.wal_lease",
+							"How long a standby lease on a written table outlives its last writer.",
+							"While a lease is held, writing commits log nothing for standbys; 0 logs one record per writing commit.",
+							&qc_wal_lease, 100, 0, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomBoolVariable("querycache.cache_rls",
 							 "Caches results of queries that read tables with row-level security.",
 							 "Policies may depend on session state that is not part of the cache key.",

@@ -31,6 +31,7 @@
 #include "fmgr.h"
 #include "nodes/pg_list.h"
 #include "port/atomics.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "utils/jsonb.h"
 #include "utils/snapshot.h"
@@ -66,6 +67,7 @@ extern int	qc_sweep_interval;
 extern bool qc_cache_rls;
 extern int	qc_lock_timeout;
 extern bool qc_store_text;
+extern int	qc_wal_lease;
 
 /* Raise the standard "not preloaded" error unless shared memory is ours. */
 extern void qc_require_loaded(void);
@@ -91,6 +93,8 @@ typedef struct QcGens
 {
 	int			ndeps;
 	bool		overflow;
+	uint64		completion;		/* standby lease: valid while this many
+								 * transactions have completed (0: always) */
 	QcDep		deps[QC_NUM_EPOCHS + QC_MAX_DEPS];
 } QcGens;
 
@@ -106,7 +110,7 @@ extern QcFence qc_fence_begin(void);
 extern void qc_gens_start(QcGens *gens);
 extern void qc_gens_add_rel(QcGens *gens, Oid relid);
 extern void qc_gens_add_rel_at(QcGens *gens, Oid relid, uint64 gen);
-extern bool qc_fence_holds(const QcGens *gens, QcFence fence);
+extern bool qc_fence_holds(QcGens *gens, QcFence fence, uint64 completion);
 extern bool qc_gens_current(const QcGens *gens);
 extern bool qc_gens_epochs_current(const QcGens *gens);
 extern bool qc_gens_touch_pending(const QcGens *gens);
@@ -120,6 +124,8 @@ extern uint64 qc_gen_rel_value(Oid relid);
 extern uint64 qc_gen_db_epoch(void);
 extern void qc_slots_raise(const uint32 *slots, int n);
 extern void qc_slots_finish(const uint32 *slots, int n);
+extern void qc_slots_lease(const uint32 *slots, int n);
+extern void qc_slots_unlease(const uint32 *slots, int n);
 extern void qc_gen_bump_global_now(void);
 extern uint32 qc_gen_global_slot(void);
 
@@ -128,6 +134,9 @@ extern Size qc_replica_shmem_size(void);
 extern void qc_replica_shmem_init(void);
 extern void qc_replica_init(void);
 extern void qc_replica_log_commit(const uint32 *slots, int nslots);
+extern void qc_replica_commit_done(void);
+extern bool qc_replica_lease_tick(void);
+extern void qc_replica_set_sweeper_latch(Latch *latch);
 extern void qc_replica_log_prepared(TransactionId xid, const uint32 *slots, int nslots);
 extern void qc_replica_hold_prepared(const uint32 *slots, int nslots);
 extern void qc_replica_resolve(void);

@@ -4,15 +4,28 @@
  *		Invalidations carried in WAL, so that every hot standby keeps its own
  *		cache, never older than what it has replayed.
  *
- * A custom WAL resource manager, id QC_RMGR_ID.  On the primary, a writing
- * transaction logs one XLOG_QC_INVAL record at PRE_COMMIT, after its
- * PRE_COMMIT bumps and so before its commit record: the xid and the slots
- * it owes (gen.c).  A record logged after the commit record would be lost
- * if the primary crashed in between.  COMMIT PREPARED logs one for the
- * prepared xid, owing the cluster epoch.  Read-only and rolled-back
- * transactions log nothing, nor does wal_level = minimal (no standby).
+ * A custom WAL resource manager, id QC_RMGR_ID.  What a standby must learn
+ * is which slots a replayed commit may have written, before the commit
+ * record.  Two ways, chosen by querycache.wal_lease:
  *
- * On a standby the protocol of gen.c runs with redo as the writer:
+ * Leases (the default).  A record per commit would cost a tpcb-like
+ * transaction about 10% more WAL, so a writing transaction, at PRE_COMMIT,
+ * joins the lease on each slot it owes, and logs one LEASE record only for
+ * slots not leased yet (or last announced before the current checkpoint's
+ * redo pointer, for standbys restarting from there).  It holds the leases
+ * until its transaction ends, after its commit or abort record.  The
+ * sweeper releases a lease no writer held or joined for a tick
+ * (querycache.wal_lease) in a RELEASE record, necessarily after every
+ * commit record of the lease.  On a standby a leased slot's entries hold
+ * only until the next replayed commit or abort (gen.c's header has the
+ * argument).  The first lease after shared memory was (re)created is
+ * preceded by RESET: leases announced before a crash are over.
+ *
+ * Per commit (querycache.wal_lease = 0).  A writing transaction logs one
+ * XLOG_QC_INVAL record at PRE_COMMIT: its xid and the slots it owes
+ * (gen.c).  COMMIT PREPARED logs one for the prepared xid, owing the
+ * cluster epoch, whatever the setting.  On a standby the protocol of gen.c
+ * runs with redo as the writer:
  *	- redo of the record is the writer's PRE_COMMIT: raise the in-flight
  *	  count of each slot and bump it, and remember (xid, slots) in the
  *	  pending table;
@@ -27,6 +40,9 @@
  * An xid whose commit record never comes (the primary crashed between the
  * two records) stops being in progress when the standby replays the
  * primary's next running-xacts record, and is resolved then.
+ *
+ * Either way, read-only and rolled-back transactions log nothing, nor does
+ * wal_level = minimal (no standby).
  *
  * The same table holds, on a primary, the owed sets of prepared
  * transactions, raised at PREPARE and finished once COMMIT or ROLLBACK
@@ -46,7 +62,11 @@
  * at the first such record with PostgreSQL's own error.
  *
  * Locking: the pending table and the unsure state are guarded by
- * qc_replica->lock (an LWLock); generations follow gen.c's rules.
+ * qc_replica->lock (an LWLock); generations follow gen.c's rules.  A
+ * lease's state is one atomic word, joined by compare-and-swap without a
+ * lock; announcing and releasing take qc_leases->lock, and log their
+ * record while holding it, so a new announcement always follows the
+ * release it replaces in WAL.
  *
  *-------------------------------------------------------------------------
  */
@@ -75,7 +95,10 @@
  */
 #define QC_RMGR_ID			163
 
-#define XLOG_QC_INVAL		0x00
+#define XLOG_QC_INVAL		0x00	/* an xid owes slots (xl_qc_inval) */
+#define XLOG_QC_LEASE		0x10	/* slots leased (xl_qc_slots) */
+#define XLOG_QC_RELEASE		0x20	/* leases over (xl_qc_slots) */
+#define XLOG_QC_RESET		0x30	/* the primary forgot its leases */
 
 /* The record: the xid whose commit or abort resolves it, and its slots. */
 typedef struct xl_qc_inval
@@ -86,6 +109,46 @@ typedef struct xl_qc_inval
 } xl_qc_inval;
 
 #define SizeOfQcInval	offsetof(xl_qc_inval, slots)
+
+/* LEASE and RELEASE: just slots. */
+typedef struct xl_qc_slots
+{
+	uint16		nslots;
+	uint16		slots[FLEXIBLE_ARRAY_MEMBER];
+} xl_qc_slots;
+
+#define SizeOfQcSlots	offsetof(xl_qc_slots, slots)
+
+/*
+ * A primary's lease on a slot, one 64-bit word: writers holding it (between
+ * PRE_COMMIT and the end of their transaction), whether it is held, whether
+ * a writer joined since the last tick, and an instance number that changes
+ * with every announcement (no ABA between a release and a new lease).
+ */
+#define LEASE_WRITERS		UINT64CONST(0x3FFFFFFF)
+#define LEASE_TOUCHED		(UINT64CONST(1) << 30)
+#define LEASE_HELD			(UINT64CONST(1) << 31)
+#define LEASE_INSTANCE		(UINT64CONST(1) << 32)
+
+typedef struct QcLeases
+{
+	LWLock	   *lock;			/* announcements, releases, reset_logged */
+	bool		reset_logged;	/* RESET logged since shared memory began */
+	Latch	   *sweeper_latch;	/* woken when the first lease is taken */
+	pg_atomic_uint32 nheld;
+	pg_atomic_uint64 state[QC_GEN_SLOTS];
+	pg_atomic_uint64 redo[QC_GEN_SLOTS];	/* checkpoint redo pointer
+											 * when last announced */
+} QcLeases;
+
+static QcLeases *qc_leases = NULL;
+
+/* Slots whose lease this backend holds until its transaction ends. */
+static uint32 lease_held[QC_MAX_OWED];
+static int	nlease_held = 0;
+
+/* querycache.wal_lease: ms a lease outlives its last writer; 0: none. */
+int			qc_wal_lease = 100;
 
 typedef struct QcPendingXact
 {
@@ -120,8 +183,9 @@ qc_replica_max_pending(void)
 Size
 qc_replica_shmem_size(void)
 {
-	return add_size(offsetof(QcReplica, pending),
-					mul_size(qc_replica_max_pending(), sizeof(QcPendingXact)));
+	return add_size(sizeof(QcLeases),
+					add_size(offsetof(QcReplica, pending),
+							 mul_size(qc_replica_max_pending(), sizeof(QcPendingXact))));
 }
 
 /* Called with AddinShmemInitLock held. */
@@ -139,7 +203,21 @@ qc_replica_shmem_init(void)
 		qc_replica->npending = 0;
 		qc_replica->maxpending = qc_replica_max_pending();
 	}
-	qc_replica->lock = &(GetNamedLWLockTranche("querycache replica"))->lock;
+	qc_replica->lock = &(GetNamedLWLockTranche("querycache replica"))[0].lock;
+
+	qc_leases = ShmemInitStruct("querycache leases", sizeof(QcLeases), &found);
+	if (!found)
+	{
+		qc_leases->reset_logged = false;
+		qc_leases->sweeper_latch = NULL;
+		pg_atomic_init_u32(&qc_leases->nheld, 0);
+		for (int i = 0; i < QC_GEN_SLOTS; i++)
+		{
+			pg_atomic_init_u64(&qc_leases->state[i], 0);
+			pg_atomic_init_u64(&qc_leases->redo[i], InvalidXLogRecPtr);
+		}
+	}
+	qc_leases->lock = &(GetNamedLWLockTranche("querycache replica"))[1].lock;
 }
 
 /* ---- primary: logging ---- */
@@ -161,19 +239,201 @@ qc_wal_log(TransactionId xid, const uint32 *slots, int nslots)
 	(void) XLogInsert(QC_RMGR_ID, XLOG_QC_INVAL);
 }
 
+static XLogRecPtr
+qc_wal_log_slots(uint8 info, const uint32 *slots, int nslots)
+{
+	xl_qc_slots xlrec;
+	uint16	   *s16 = palloc(sizeof(uint16) * Max(nslots, 1));
+
+	for (int i = 0; i < nslots; i++)
+		s16[i] = (uint16) slots[i];
+	xlrec.nslots = (uint16) Min(nslots, PG_UINT16_MAX);
+	Assert(nslots <= PG_UINT16_MAX);
+	XLogBeginInsert();
+	XLogRegisterData((char *) &xlrec, SizeOfQcSlots);
+	if (nslots > 0)
+		XLogRegisterData((char *) s16, sizeof(uint16) * nslots);
+	return XLogInsert(QC_RMGR_ID, info);
+}
+
 /*
- * At PRE_COMMIT, after the PRE_COMMIT bumps: log what this transaction
- * owes, for standbys.  Only transactions with an xid commit anything a
- * standby replays.
+ * Once per life of shared memory, before its first lease: tell standbys
+ * that leases announced before (by a primary that since crashed, or this
+ * server before a restart) are over.  Their writers committed before this
+ * record or never will.  Until then a standby keeps them, which only costs
+ * it precision.  Called with the lease lock held.
+ */
+static void
+qc_lease_reset_if_needed(void)
+{
+	if (qc_leases->reset_logged)
+		return;
+	(void) qc_wal_log_slots(XLOG_QC_RESET, NULL, 0);
+	qc_leases->reset_logged = true;
+}
+
+/* Join the lease on slot if it is held and was announced since redo. */
+static bool
+qc_lease_join(uint32 slot, XLogRecPtr redo)
+{
+	pg_atomic_uint64 *state = &qc_leases->state[slot];
+	uint64		v = pg_atomic_read_u64(state);
+
+	while ((v & LEASE_HELD) != 0)
+	{
+		if (pg_atomic_read_u64(&qc_leases->redo[slot]) != redo)
+			return false;		/* announced before the last checkpoint */
+		if (pg_atomic_compare_exchange_u64(state, &v, (v + 1) | LEASE_TOUCHED))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Announce leases on the slots this writer could not join: one LEASE
+ * record, before the writer's commit record, then hold them.
+ */
+static void
+qc_lease_announce(const uint32 *slots, int n, XLogRecPtr redo)
+{
+	uint32		need[QC_MAX_OWED];
+	int			nneed = 0;
+	bool		first = false;
+
+	LWLockAcquire(qc_leases->lock, LW_EXCLUSIVE);
+	qc_lease_reset_if_needed();
+	for (int i = 0; i < n; i++)
+	{
+		if (qc_lease_join(slots[i], redo))
+			lease_held[nlease_held++] = slots[i];
+		else
+			need[nneed++] = slots[i];
+	}
+	if (nneed > 0)
+		(void) qc_wal_log_slots(XLOG_QC_LEASE, need, nneed);
+	for (int i = 0; i < nneed; i++)
+	{
+		pg_atomic_uint64 *state = &qc_leases->state[need[i]];
+		uint64		v = pg_atomic_read_u64(state);
+		uint64		nv;
+
+		/* the redo pointer first: a joiner reads it after the state */
+		pg_atomic_write_u64(&qc_leases->redo[need[i]], redo);
+		do
+		{
+			nv = ((v & ~(LEASE_INSTANCE - 1)) + LEASE_INSTANCE) |
+				LEASE_HELD | LEASE_TOUCHED | ((v & LEASE_WRITERS) + 1);
+		} while (!pg_atomic_compare_exchange_u64(state, &v, nv));
+		if ((v & LEASE_HELD) == 0 &&
+			pg_atomic_fetch_add_u32(&qc_leases->nheld, 1) == 0)
+			first = true;
+		lease_held[nlease_held++] = need[i];
+	}
+	LWLockRelease(qc_leases->lock);
+	if (first && qc_leases->sweeper_latch != NULL)
+		SetLatch(qc_leases->sweeper_latch);
+}
+
+/*
+ * At PRE_COMMIT, after the PRE_COMMIT bumps, so before the commit record:
+ * make sure standbys know this transaction's slots are being written.
+ * With leases (the default) that is nothing for a slot already leased in
+ * this checkpoint cycle, else one LEASE record; without, one INVAL record
+ * per commit.  Only transactions with an xid commit anything a standby
+ * replays.
  */
 void
 qc_replica_log_commit(const uint32 *slots, int nslots)
 {
 	TransactionId xid = GetTopTransactionIdIfAny();
+	XLogRecPtr	redo;
+	uint32		rest[QC_MAX_OWED];
+	int			nrest = 0;
 
 	if (nslots == 0 || !TransactionIdIsValid(xid) || !XLogStandbyInfoActive())
 		return;
-	qc_wal_log(xid, slots, nslots);
+	if (qc_wal_lease == 0)
+	{
+		qc_wal_log(xid, slots, nslots);
+		return;
+	}
+	Assert(nlease_held == 0);
+	redo = GetRedoRecPtr();
+	for (int i = 0; i < nslots; i++)
+	{
+		if (qc_lease_join(slots[i], redo))
+			lease_held[nlease_held++] = slots[i];
+		else
+			rest[nrest++] = slots[i];
+	}
+	if (nrest > 0)
+		qc_lease_announce(rest, nrest, redo);
+}
+
+/*
+ * The transaction ended (its commit or abort record is written): let go of
+ * its leases.  Cannot fail.
+ */
+void
+qc_replica_commit_done(void)
+{
+	for (int i = 0; i < nlease_held; i++)
+		pg_atomic_fetch_sub_u64(&qc_leases->state[lease_held[i]], 1);
+	nlease_held = 0;
+}
+
+/*
+ * The sweeper's tick on a primary: release the leases no writer held or
+ * joined for a whole tick, in one RELEASE record logged after their
+ * writers' commit records.  Returns whether leases remain (tick again
+ * soon).
+ */
+bool
+qc_replica_lease_tick(void)
+{
+	uint32	   *rel;
+	int			nrel = 0;
+	bool		more;
+
+	if (qc_leases == NULL || RecoveryInProgress() || !XLogStandbyInfoActive())
+		return false;
+	LWLockAcquire(qc_leases->lock, LW_EXCLUSIVE);
+	if (pg_atomic_read_u32(&qc_leases->nheld) == 0)
+	{
+		LWLockRelease(qc_leases->lock);
+		return false;
+	}
+	rel = palloc(sizeof(uint32) * QC_GEN_SLOTS);
+	for (int i = 0; i < QC_GEN_SLOTS; i++)
+	{
+		pg_atomic_uint64 *state = &qc_leases->state[i];
+		uint64		v = pg_atomic_read_u64(state);
+
+		if ((v & LEASE_HELD) == 0)
+			continue;
+		if ((v & LEASE_TOUCHED) != 0)
+			(void) pg_atomic_compare_exchange_u64(state, &v, v & ~LEASE_TOUCHED);
+		else if ((v & LEASE_WRITERS) == 0 &&
+				 pg_atomic_compare_exchange_u64(state, &v, v & ~LEASE_HELD))
+			rel[nrel++] = i;
+	}
+	if (nrel > 0)
+	{
+		/* no writer is flushing it for us: have the WAL writer do it */
+		XLogSetAsyncXactLSN(qc_wal_log_slots(XLOG_QC_RELEASE, rel, nrel));
+		pg_atomic_fetch_sub_u32(&qc_leases->nheld, nrel);
+	}
+	more = pg_atomic_read_u32(&qc_leases->nheld) > 0;
+	LWLockRelease(qc_leases->lock);
+	pfree(rel);
+	return more;
+}
+
+/* The sweeper's latch, set when a first lease is taken. */
+void
+qc_replica_set_sweeper_latch(Latch *latch)
+{
+	qc_leases->sweeper_latch = latch;
 }
 
 /* Before COMMIT PREPARED: the prepared xid owes the given slots. */
@@ -303,15 +563,11 @@ qc_replica_fill_ok(Snapshot snap, uint64 ticket)
 /* ---- standby: redo ---- */
 
 static void
-qc_rmgr_redo(XLogReaderState *record)
+qc_redo_inval(xl_qc_inval *xlrec)
 {
-	uint8		info = XLogRecGetInfo(record) & ~XLR_INFO_MASK;
-	xl_qc_inval *xlrec = (xl_qc_inval *) XLogRecGetData(record);
 	uint32		slots[QC_MAX_OWED] = {0};
 	int			n;
 
-	if (info != XLOG_QC_INVAL)
-		elog(PANIC, "querycache redo: unknown op code %u", info);
 	n = Min(xlrec->nslots, QC_MAX_OWED);
 	for (int i = 0; i < n; i++)
 		slots[i] = xlrec->slots[i] % QC_GEN_SLOTS;
@@ -340,6 +596,37 @@ qc_rmgr_redo(XLogReaderState *record)
 	LWLockRelease(qc_replica->lock);
 }
 
+static void
+qc_rmgr_redo(XLogReaderState *record)
+{
+	uint8		info = XLogRecGetInfo(record) & ~XLR_INFO_MASK;
+	xl_qc_slots *xlrec = (xl_qc_slots *) XLogRecGetData(record);
+	uint32	   *slots;
+
+	switch (info)
+	{
+		case XLOG_QC_INVAL:
+			qc_redo_inval((xl_qc_inval *) XLogRecGetData(record));
+			return;
+		case XLOG_QC_RESET:
+			qc_slots_unlease(NULL, -1);
+			return;
+		case XLOG_QC_LEASE:
+		case XLOG_QC_RELEASE:
+			break;
+		default:
+			elog(PANIC, "querycache redo: unknown op code %u", info);
+	}
+	slots = palloc(sizeof(uint32) * Max(xlrec->nslots, 1));
+	for (int i = 0; i < xlrec->nslots; i++)
+		slots[i] = xlrec->slots[i] % QC_GEN_SLOTS;
+	if (info == XLOG_QC_LEASE)
+		qc_slots_lease(slots, xlrec->nslots);
+	else
+		qc_slots_unlease(slots, xlrec->nslots);
+	pfree(slots);
+}
+
 /* Redo starts: nothing is pending, and nothing is sure yet. */
 static void
 qc_rmgr_startup(void)
@@ -365,21 +652,44 @@ qc_rmgr_cleanup(void)
 	qc_replica->npending = 0;
 	qc_replica->unsure = false;
 	LWLockRelease(qc_replica->lock);
+	qc_slots_unlease(NULL, -1);
 	qc_gen_bump_global_now();
 }
 
 static void
 qc_rmgr_desc(StringInfo buf, XLogReaderState *record)
 {
-	xl_qc_inval *xlrec = (xl_qc_inval *) XLogRecGetData(record);
+	uint8		info = XLogRecGetInfo(record) & ~XLR_INFO_MASK;
 
-	appendStringInfo(buf, "xid %u; slots %u", xlrec->xid, xlrec->nslots);
+	if (info == XLOG_QC_INVAL)
+	{
+		xl_qc_inval *xlrec = (xl_qc_inval *) XLogRecGetData(record);
+
+		appendStringInfo(buf, "xid %u; slots %u", xlrec->xid, xlrec->nslots);
+	}
+	else if (info == XLOG_QC_LEASE || info == XLOG_QC_RELEASE)
+	{
+		xl_qc_slots *xlrec = (xl_qc_slots *) XLogRecGetData(record);
+
+		appendStringInfo(buf, "slots %u", xlrec->nslots);
+	}
 }
 
 static const char *
 qc_rmgr_identify(uint8 info)
 {
-	return (info & ~XLR_INFO_MASK) == XLOG_QC_INVAL ? "INVAL" : NULL;
+	switch (info & ~XLR_INFO_MASK)
+	{
+		case XLOG_QC_INVAL:
+			return "INVAL";
+		case XLOG_QC_LEASE:
+			return "LEASE";
+		case XLOG_QC_RELEASE:
+			return "RELEASE";
+		case XLOG_QC_RESET:
+			return "RESET";
+	}
+	return NULL;
 }
 
 static RmgrData qc_rmgr = {

@@ -6,8 +6,10 @@
  *		traffic.
  *
  * It only calls qc_store_sweep(), which follows store.c's locking rules,
- * and qc_replica_resolve() (replayed commits, prepared transactions); it
- * connects to no database.
+ * qc_replica_resolve() (replayed commits, prepared transactions) and, on
+ * a primary, qc_replica_lease_tick(), which releases standby leases a tick
+ * (querycache.wal_lease) after their last writer; it connects to no
+ * database.
  *
  *-------------------------------------------------------------------------
  */
@@ -22,6 +24,7 @@
 #include "storage/latch.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "querycache.h"
 
@@ -31,6 +34,8 @@ void
 querycache_sweeper_main(Datum arg)
 {
 	MemoryContext cxt;
+	TimestampTz last_sweep;
+	bool		leases = true;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -40,13 +45,22 @@ querycache_sweeper_main(Datum arg)
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "querycache sweeper",
 								ALLOCSET_DEFAULT_SIZES);
+	qc_replica_set_sweeper_latch(MyLatch);
+	last_sweep = GetCurrentTimestamp();
 	while (!ShutdownRequestPending)
 	{
 		MemoryContext old;
+		long		timeout;
 		int			n;
 
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 qc_sweep_interval * 1000L, PG_WAIT_EXTENSION);
+		/* sweeps keep their schedule whatever wakes us in between */
+		timeout = qc_sweep_interval * 1000L -
+			(long) (TimestampDifferenceMilliseconds(last_sweep, GetCurrentTimestamp()));
+		if (leases && qc_wal_lease > 0)
+			timeout = Min(timeout, qc_wal_lease);	/* release held leases */
+		if (timeout > 0)
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -56,12 +70,18 @@ querycache_sweeper_main(Datum arg)
 		}
 
 		old = MemoryContextSwitchTo(cxt);
-		qc_replica_resolve();
-		n = qc_store_sweep();
+		leases = qc_replica_lease_tick();
+		if (TimestampDifferenceExceeds(last_sweep, GetCurrentTimestamp(),
+									   qc_sweep_interval * 1000))
+		{
+			last_sweep = GetCurrentTimestamp();
+			qc_replica_resolve();
+			n = qc_store_sweep();
+			if (n > 0)
+				elog(DEBUG1, "querycache sweeper reclaimed %d entries", n);
+		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(cxt);
-		if (n > 0)
-			elog(DEBUG1, "querycache sweeper reclaimed %d entries", n);
 	}
 	proc_exit(0);
 }

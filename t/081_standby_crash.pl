@@ -3,6 +3,8 @@
 # restarting while the primary writes (also with a record it can never
 # replay), and the standby falling behind: its WAL receiver stopped, or
 # replay paused, then catching up.  None may leave a stale entry.
+# The primary logs one record per writing commit here (querycache.wal_lease
+# = 0): t/084 covers the same failures with standby leases, the default.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -20,6 +22,7 @@ my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
 $primary->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'querycache'
+querycache.wal_lease = 0
 querycache.sweep_interval = '1s'
 max_connections = 30
 });

@@ -22,6 +22,16 @@ CREATE EXTENSION querycache;
 CREATE TABLE t (v int);
 INSERT INTO t VALUES (1);
 });
+# The sweeper releases the standby lease that insert took a tick after it
+# (querycache.wal_lease): let that record go before the backup.
+my $prev = '';
+for (my $i = 0; $i < 10 * $PostgreSQL::Test::Utils::timeout_default; $i++)
+{
+	my $now = $primary->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
+	last if $now eq $prev;
+	$prev = $now;
+	usleep(500_000);
+}
 $primary->backup('b');
 
 my $standby = PostgreSQL::Test::Cluster->new('standby');
