@@ -451,7 +451,7 @@ qc_rules_add_keyed(QcGens *gens, const QcPattern *rule, const char *key, int key
 	/* pmatch[1] is -1 without a capture group or if it took no part */
 	if (pmatch[1].rm_so < 0 || pmatch[1].rm_eo < pmatch[1].rm_so ||
 		get_rel_relkind(relid) != RELKIND_RELATION ||
-		get_attnum(relid, rule->keycol) == InvalidAttrNumber ||
+		get_attnum(relid, rule->keycol) <= 0 ||	/* none, or a system column */
 		!qc_keyed_trigger_ok(relid, rule->keycol))
 		return QC_KEYED_WHOLE_TABLE;
 	/* the offsets count characters: find their bytes */
