@@ -79,33 +79,37 @@ querycache_invalidate_trigger(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
+/* A key column of the keyed trigger: where it is, how it prints. */
+typedef struct QcKeyedCol
+{
+	AttrNumber	attnum;			/* 0: no such column */
+	FmgrInfo	out;			/* its type's output function */
+} QcKeyedCol;
+
 /* What the keyed trigger looks up once per statement (fn_extra). */
 typedef struct QcKeyedCols
 {
 	Oid			tgoid;
 	Oid			relid;
 	int			ncols;
-	AttrNumber	attnums[FLEXIBLE_ARRAY_MEMBER];	/* 0: no such column */
+	QcKeyedCol	cols[FLEXIBLE_ARRAY_MEMBER];
 } QcKeyedCols;
 
 /* Owe the slot of one key column's value in one row. */
 static void
 qc_keyed_row(Oid relid, const char *column, HeapTuple tuple, TupleDesc desc,
-			 AttrNumber attnum)
+			 QcKeyedCol *col)
 {
 	bool		isnull;
-	Datum		d = heap_getattr(tuple, attnum, desc, &isnull);
+	Datum		d = heap_getattr(tuple, col->attnum, desc, &isnull);
 	char	   *out;
-	Oid			typoutput;
-	bool		varlena;
 
 	if (isnull)
 	{
 		qc_pending_add_key(relid, qc_keyvalue_hash(column, NULL, 0));
 		return;
 	}
-	getTypeOutputInfo(TupleDescAttr(desc, attnum - 1)->atttypid, &typoutput, &varlena);
-	out = OidOutputFunctionCall(typoutput, d);
+	out = OutputFunctionCall(&col->out, d);
 	qc_pending_add_key(relid, qc_keyvalue_hash(column, out, strlen(out)));
 	pfree(out);
 }
@@ -145,25 +149,27 @@ querycache_invalidate_keyed(PG_FUNCTION_ARGS)
 	cols = (QcKeyedCols *) fcinfo->flinfo->fn_extra;
 	if (cols == NULL || cols->tgoid != trigger->tgoid || cols->relid != relid)
 	{
-		cols = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
-								  offsetof(QcKeyedCols, attnums) +
-								  sizeof(AttrNumber) * Max(trigger->tgnargs, 1));
+		cols = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+									  offsetof(QcKeyedCols, cols) +
+									  sizeof(QcKeyedCol) * Max(trigger->tgnargs, 1));
 		cols->tgoid = trigger->tgoid;
 		cols->relid = relid;
 		cols->ncols = trigger->tgnargs;
 		for (int i = 0; i < trigger->tgnargs; i++)
 		{
-			cols->attnums[i] = 0;
 			for (int a = 0; a < desc->natts; a++)
 			{
 				Form_pg_attribute att = TupleDescAttr(desc, a);
+				Oid			typoutput;
+				bool		varlena;
 
-				if (!att->attisdropped &&
-					strcmp(NameStr(att->attname), trigger->tgargs[i]) == 0)
-				{
-					cols->attnums[i] = att->attnum;
-					break;
-				}
+				if (att->attisdropped ||
+					strcmp(NameStr(att->attname), trigger->tgargs[i]) != 0)
+					continue;
+				cols->cols[i].attnum = att->attnum;
+				getTypeOutputInfo(att->atttypid, &typoutput, &varlena);
+				fmgr_info_cxt(typoutput, &cols->cols[i].out, fcinfo->flinfo->fn_mcxt);
+				break;
 			}
 		}
 		fcinfo->flinfo->fn_extra = cols;
@@ -173,16 +179,16 @@ querycache_invalidate_keyed(PG_FUNCTION_ARGS)
 	{
 		const char *column = trigger->tgargs[i];
 
-		if (cols->attnums[i] == 0)
+		if (cols->cols[i].attnum == 0)
 		{
 			/* the column is gone (renamed, dropped): never stale */
 			qc_pending_add_coarse(relid);
 			continue;
 		}
 		/* the new row of an INSERT, the old row of an UPDATE or DELETE */
-		qc_keyed_row(relid, column, trigdata->tg_trigtuple, desc, cols->attnums[i]);
+		qc_keyed_row(relid, column, trigdata->tg_trigtuple, desc, &cols->cols[i]);
 		if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-			qc_keyed_row(relid, column, trigdata->tg_newtuple, desc, cols->attnums[i]);
+			qc_keyed_row(relid, column, trigdata->tg_newtuple, desc, &cols->cols[i]);
 	}
 
 	return PointerGetDatum(NULL);
