@@ -22,10 +22,10 @@ PGFILEDESC = "querycache - shared-memory query result cache"
 
 REGRESS = api errors identity ttl eviction invalidation deps privileges migration output \
 	security ordinary_role session_state keys shared_objects starve nested_wrap further policies \
-	edges edges_denied config upgrade
+	edges edges_denied config upgrade keyed_rules
 REGRESS_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache --encoding=UTF8
 ISOLATION = iso_commit iso_rollback iso_own_writes iso_repeatable_read iso_fill_race iso_truncate \
-	iso_replica iso_inflight iso_starve iso_swr iso_utility iso_detach iso_rules_snapshot iso_set_fence
+	iso_replica iso_inflight iso_starve iso_swr iso_utility iso_detach iso_rules_snapshot iso_set_fence iso_keyed
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/querycache.conf --load-extension=querycache
 TAP_TESTS = 1
 

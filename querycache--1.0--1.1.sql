@@ -7,7 +7,8 @@
 -- 1.1: every function runs with a pinned search_path and qualified
 -- operators; user tables are touched as their owner; injective keys; TTLs
 -- bounded; querycache_fence() and a fenced querycache_set; the
--- "discarded" counter; row triggers for logical replication.  Users' rows
+-- "discarded" counter; row triggers for logical replication; keyed
+-- rules (querycache_rules.key_column).  Users' rows
 -- in querycache_ttl and querycache_rules are kept.  See CHANGELOG.md.
 --
 
@@ -47,6 +48,9 @@ DROP TABLE querycache_ttl;
 CREATE VIEW querycache_ttl AS
 	SELECT pattern, ttl FROM querycache_policies WHERE ttl IS NOT NULL;
 GRANT SELECT ON querycache_policies, querycache_ttl TO PUBLIC;
+
+-- Keyed rules: key_column NULL (every 1.0 rule) is the whole table.
+ALTER TABLE querycache_rules ADD COLUMN key_column name;
 
 -- Pinned search_path on the C functions that run extension code.
 ALTER FUNCTION querycache_set(text, jsonb, interval) SET search_path = pg_catalog, pg_temp;
@@ -154,6 +158,23 @@ AS 'MODULE_PATHNAME', 'querycache_rule_set'
 LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp;
 
+-- The same, keyed on key_column (NULL: not keyed; a rule of the same
+-- pattern changes); also makes the table's keyed trigger match the key
+-- columns of its rules.
+CREATE FUNCTION querycache_rule_set(tbl regclass, pattern text, present boolean, key_column name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'querycache_rule_set'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+-- The keyed row trigger (src/trigger.c): for each row written, the slots
+-- of the values, old and new, of the key columns named as its arguments.
+-- querycache_rule_set installs it for the keyed rules of a table.
+CREATE FUNCTION querycache_invalidate_keyed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'querycache_invalidate_keyed'
+LANGUAGE C;
+
 CREATE OR REPLACE FUNCTION querycache_watch(tbl regclass, pattern text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
@@ -193,6 +214,31 @@ BEGIN
 END;
 $$;
 
+-- A keyed rule: under depends = 'rules', keys matching pattern depend only
+-- on the rows of tbl whose key_column, as text, is pattern's first capture
+-- group, e.g. querycache_watch('contacts', '^contacts:list:userId=([0-9]+)$',
+-- 'user_id'); plus the triggers of the two-argument form.  For the table's
+-- owner; runs as the caller.
+CREATE FUNCTION querycache_watch(tbl regclass, pattern text, key_column name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF tbl IS NULL OR pattern IS NULL THEN
+		RAISE EXCEPTION 'querycache_watch table and pattern must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid OPERATOR(pg_catalog.=) tbl), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table %', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Only the owner of a table may watch it.';
+	END IF;
+	PERFORM @extschema@.querycache_watch(tbl);
+	PERFORM @extschema@.querycache_rule_set(tbl, pattern, true, key_column);
+END;
+$$;
+
 CREATE OR REPLACE FUNCTION querycache_unwatch(tbl regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -211,6 +257,11 @@ BEGIN
 	PERFORM @extschema@.querycache_rule_set(tbl, NULL, false);
 	EXECUTE format('DROP TRIGGER IF EXISTS querycache_invalidate ON %s', tbl);
 	EXECUTE format('DROP TRIGGER IF EXISTS querycache_invalidate_row ON %s', tbl);
+	IF EXISTS (SELECT 1 FROM pg_trigger
+			   WHERE tgrelid OPERATOR(pg_catalog.=) tbl
+				 AND tgname OPERATOR(pg_catalog.=) 'querycache_invalidate_keyed') THEN
+		EXECUTE format('DROP TRIGGER querycache_invalidate_keyed ON %s', tbl);
+	END IF;
 END;
 $$;
 

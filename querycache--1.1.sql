@@ -10,7 +10,8 @@
 --   the caller's setting (querycache_wrap), to find the seed's tables in
 --   the caller's search_path (querycache_apply_schema,
 --   querycache_watch_defaults; a catalog lookup only), or that run no SQL
---   on a hot path (querycache_get, querycache_invalidate_trigger);
+--   on a hot path (querycache_get, querycache_invalidate_trigger,
+--   querycache_invalidate_keyed);
 -- - every operator is schema-qualified, every object name qualified;
 -- - user tables are touched only as their owner, in a security-restricted
 --   operation (src/schema.c);
@@ -55,9 +56,14 @@ CREATE VIEW querycache_ttl AS
 	SELECT pattern, ttl FROM querycache_policies WHERE ttl IS NOT NULL;
 
 -- Keys matching pattern depend on table_name, whatever their query reads.
+-- key_column (NULL: the whole table) makes a keyed rule: under depends =
+-- 'rules' a matching key depends only on the rows of table_name whose
+-- key_column, as text, is what pattern's first capture group names,
+-- through the keyed row trigger querycache_rule_set installs (src/rules.c).
 CREATE TABLE querycache_rules (
 	table_name	regclass NOT NULL,
 	pattern		text NOT NULL CHECK (('' OPERATOR(pg_catalog.~) pattern) IS NOT NULL),
+	key_column	name,
 	PRIMARY KEY (table_name, pattern)
 );
 SELECT pg_catalog.pg_extension_config_dump('querycache_rules', '');
@@ -238,8 +244,25 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'querycache_invalidate_trigger'
 LANGUAGE C;
 
+-- The keyed row trigger (src/trigger.c): for each row written, the slots
+-- of the values, old and new, of the key columns named as its arguments.
+-- querycache_rule_set installs it for the keyed rules of a table.
+CREATE FUNCTION querycache_invalidate_keyed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'querycache_invalidate_keyed'
+LANGUAGE C;
+
 -- Add or remove a rule of a table; for the table's owner (src/schema.c).
 CREATE FUNCTION querycache_rule_set(tbl regclass, pattern text, present boolean)
+RETURNS void
+AS 'MODULE_PATHNAME', 'querycache_rule_set'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+-- The same, keyed on key_column (NULL: not keyed; a rule of the same
+-- pattern changes); also makes the table's keyed trigger match the key
+-- columns of its rules.
+CREATE FUNCTION querycache_rule_set(tbl regclass, pattern text, present boolean, key_column name)
 RETURNS void
 AS 'MODULE_PATHNAME', 'querycache_rule_set'
 LANGUAGE C VOLATILE
@@ -289,6 +312,31 @@ BEGIN
 END;
 $$;
 
+-- A keyed rule: under depends = 'rules', keys matching pattern depend only
+-- on the rows of tbl whose key_column, as text, is pattern's first capture
+-- group, e.g. querycache_watch('contacts', '^contacts:list:userId=([0-9]+)$',
+-- 'user_id'); plus the triggers of the two-argument form.  For the table's
+-- owner; runs as the caller.
+CREATE FUNCTION querycache_watch(tbl regclass, pattern text, key_column name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF tbl IS NULL OR pattern IS NULL THEN
+		RAISE EXCEPTION 'querycache_watch table and pattern must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid OPERATOR(pg_catalog.=) tbl), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table %', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Only the owner of a table may watch it.';
+	END IF;
+	PERFORM @extschema@.querycache_watch(tbl);
+	PERFORM @extschema@.querycache_rule_set(tbl, pattern, true, key_column);
+END;
+$$;
+
 CREATE FUNCTION querycache_unwatch(tbl regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -307,6 +355,11 @@ BEGIN
 	PERFORM @extschema@.querycache_rule_set(tbl, NULL, false);
 	EXECUTE format('DROP TRIGGER IF EXISTS querycache_invalidate ON %s', tbl);
 	EXECUTE format('DROP TRIGGER IF EXISTS querycache_invalidate_row ON %s', tbl);
+	IF EXISTS (SELECT 1 FROM pg_trigger
+			   WHERE tgrelid OPERATOR(pg_catalog.=) tbl
+				 AND tgname OPERATOR(pg_catalog.=) 'querycache_invalidate_keyed') THEN
+		EXECUTE format('DROP TRIGGER querycache_invalidate_keyed ON %s', tbl);
+	END IF;
 END;
 $$;
 

@@ -3,7 +3,9 @@
 # the agents list and the contacts list of 20 users through querycache_wrap,
 # while writers commit at fixed rates (call log 1000/s, call_queue status
 # 50/s, contacts 20/s, agents 1/s), once per dependency policy: 'reads',
-# 'rules', and 'reads' with 500 ms stale-while-revalidate. Prints per policy
+# 'rules' (with keyed rules: a contacts or agents write for one user
+# invalidates that user's list only), and 'reads' with 500 ms
+# stale-while-revalidate. Prints per policy
 # the hit ratio, fills stored and discarded, stale hits, read latency and the
 # staleness the readers actually observed; saved to
 # bench/results/<date>-<time>-write-mix.txt.
@@ -63,6 +65,38 @@ CONTACTS_MIX="SELECT l.*, (SELECT version FROM contacts_versions WHERE user_id =
 RDEFS=(-D "agents_mix_lit=\$q\$$AGENTS_MIX\$q\$" -D "contacts_mix_lit=\$q\$$CONTACTS_MIX\$q\$")
 
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+
+# The 'rules' phase keys the lists' rules on the user: the seeded rules
+# (contacts -> ^contacts:, agents -> ^agents:, whole tables) give way, for
+# that phase only, to keyed rules on user_id, so that a write for one user
+# invalidates that user's list only (README, "Keyed rules"). KEYED lists
+# the tables keyed (set in main: agents only if it has the column the
+# agents list is keyed by); keyed_rules on|off sets or restores them.
+declare -A KPATTERN=([contacts]='^contacts:list:userId=([0-9]+)$' [agents]='^agents:list:userId=([0-9]+)$')
+declare -A KSEEDED=([contacts]='^contacts:' [agents]='^agents:')
+KEYED=(contacts)
+RULES_BEFORE=
+rules_now() { sql -c "SELECT string_agg(table_name || ' -> ' || pattern || coalesce(' keyed on ' || key_column, ''), ', '
+	ORDER BY pattern, table_name::text) FROM querycache_rules"; }
+keyed_rules() {
+	local t
+	if [[ $1 == on ]]; then
+		RULES_BEFORE=$(rules_now)
+		for t in "${KEYED[@]}"; do
+			sql -c "SELECT querycache_rule_set('$t', '${KSEEDED[$t]}', false)" \
+				-c "SELECT querycache_watch('$t', '${KPATTERN[$t]}', 'user_id')" >/dev/null
+		done
+	else
+		for t in "${KEYED[@]}"; do
+			# the four-argument form drops the keyed trigger with the last keyed rule
+			sql -c "SELECT querycache_rule_set('$t', '${KPATTERN[$t]}', false, NULL)" \
+				-c "SELECT querycache_watch('$t', '${KSEEDED[$t]}')" >/dev/null
+		done
+		[[ $(rules_now) == "$RULES_BEFORE" ]] || die "rules not restored: $(rules_now), were $RULES_BEFORE"
+		[[ $(sql -c "SELECT count(*) FROM pg_trigger WHERE tgname = 'querycache_invalidate_keyed'") == 0 ]] ||
+			die "a keyed trigger is left"
+	fi
+}
 die() { echo "ERROR: $*" >&2; exit 1; }
 # hits stale_hits coalesced misses fills discarded bypasses too_large
 stats() { sql -F ' ' -c 'SELECT hits, stale_hits, coalesced, misses, fills, discarded, bypasses, too_large FROM querycache_stats'; }
@@ -114,6 +148,8 @@ run_round() {
 	n=$(sql -c "WITH u AS (UPDATE querycache_policies SET ${PSQL[$p]}
 		WHERE pattern IN ('^agents:list', '^contacts:list') RETURNING 1) SELECT count(*) FROM u")
 	((n == 2)) || die "expected the seeded policies '^agents:list' and '^contacts:list', updated $n rows"
+	[[ $p == rules ]] && keyed_rules on
+	[[ $p == rules && $round == 1 ]] && echo "  rules of the 'rules' phase: $(rules_now)"
 	sql -c "SELECT querycache_clear_all()" >/dev/null
 
 	start_writers $((WARM + DUR + 2)) "$p"
@@ -136,6 +172,7 @@ run_round() {
 	tail -c +$((off0 + 1)) "$QC_PGDIR/server.log" >"$dir/round.log"
 	cat "$dir/round.log" >>"$dir/server.log"
 	wait_writers "$p"
+	[[ $p == rules ]] && keyed_rules off
 	grep -q '^number of transactions actually processed' "$dir/readers$round.out" ||
 		{ cat "$dir/readers$round.out"; die "no reader summary"; }
 
@@ -205,12 +242,19 @@ summarize() {
 	# A model: reads of one key arrive at rho/s, commits that invalidate it at
 	# lambda/s. With instant fills, never discarded, a read hits when the
 	# event before it was a read, not an invalidation: rho / (rho + lambda).
-	# Every agents list depends on call_queue and agents (under 'rules' on
-	# agents only), every contacts list on contacts: a write for one user
-	# invalidates the lists of all users.
+	# Every agents list depends on call_queue and agents, every contacts
+	# list on contacts: a write for one user invalidates the lists of all
+	# users. Under 'rules' an agents list depends on agents only, and with
+	# keyed rules only on its user's rows: a write invalidates one list of
+	# USERS (the writers pick users, or agents of users, uniformly).
+	local ka=0 kc=0
+	if [[ $p == rules ]]; then
+		[[ " ${KEYED[*]} " == *" agents "* ]] && ka=1
+		[[ " ${KEYED[*]} " == *" contacts "* ]] && kc=1
+	fi
 	R[$p,lambda_agents]=$(awk -v q="${R[$p,r_queue]}" -v a="${R[$p,r_agent]}" -v rules="$([[ $p == rules ]] && echo 1 || echo 0)" \
-		'BEGIN { printf "%.2f", rules ? a : q + a }')
-	R[$p,lambda_contacts]=${R[$p,r_contact]}
+		-v k=$ka -v u=$USERS 'BEGIN { printf "%.2f", rules ? (k ? a / u : a) : q + a }')
+	R[$p,lambda_contacts]=$(awk -v c="${R[$p,r_contact]}" -v k=$kc -v u=$USERS 'BEGIN { printf "%.2f", k ? c / u : c }')
 	for l in agents contacts; do
 		R[$p,rho_$l]=$(awk -v n="${R[$p,n_$l]}" -v s="${R[$p,secs]}" -v u=$USERS 'BEGIN { printf "%.2f", n / s / u }')
 		R[$p,model_$l]=$(awk -v r="${R[$p,rho_$l]}" -v l="${R[$p,lambda_$l]}" 'BEGIN { printf "%.3f", r / (r + l) }')
@@ -276,6 +320,9 @@ track_commit_timestamp = on"
 	export PGDATABASE=callcenter
 	sql -f scripts/schema.sql -f scripts/seed_data.sql >/dev/null
 	sql -c 'CREATE EXTENSION querycache'
+	# the agents list is keyed by user (scripts/agents_list.sql: a.user_id = $1)
+	[[ $(sql -c "SELECT count(*) FROM pg_attribute WHERE attrelid = 'agents'::regclass
+		AND attname = 'user_id' AND NOT attisdropped") == 1 ]] && KEYED=(contacts agents)
 	# call_log: calls made, which neither list reads (write_load.sh).
 	# agents_versions, contacts_versions: one version per user and list, bumped
 	# by every writer in the same statement as its change, read by the cached
@@ -339,7 +386,9 @@ track_commit_timestamp = on"
 		"$(grep -m 1 -o '/[^ ]*querycache\.so' "/proc/$(sed -n 1p "$QC_PGDIR/data/postmaster.pid")/maps")"
 	echo "settings:    shared_buffers 256MB, track_commit_timestamp on, fsync and synchronous_commit on (defaults);"
 	echo "             the readers' role logs at DEBUG1 (querycache's per-call hit/miss lines)"
-	echo "rules:       $(sql -c "SELECT string_agg(table_name || ' -> ' || pattern, ', ' ORDER BY pattern, table_name::text) FROM querycache_rules")"
+	echo "rules:       $(rules_now)"
+	echo "             under 'rules', keyed on user_id instead of their seeded rules:" \
+		"$(for t in "${KEYED[@]}"; do printf '%s -> %s\n' "$t" "${KPATTERN[$t]}"; done | paste -sd, | sed 's/,/, /g')"
 	local w
 	for w in "${WRITERS[@]}"; do
 		printf 'writer:      %-36s bench/%s, pgbench --rate %d, %d client(s), role call_writer\n' \
@@ -439,7 +488,8 @@ report() {
 	echo "of rho / (rho + lambda) with instant fills that are never discarded (a read hits when the event"
 	echo "before it, for its key, was a read). Dependencies are per relation, so a write for one user"
 	echo "invalidates the list of every user: lambda is the whole table's commit rate (agents lists:"
-	echo "call_queue + agents; under 'rules', agents only; contacts lists: contacts). Fills that overlap such"
+	echo "call_queue + agents; contacts lists: contacts); under 'rules', keyed rules make a write for one"
+	echo "user invalidate that user's list only: lambda is the table's rate / $USERS. Fills that overlap such"
 	echo "a commit are discarded (about 1 - exp(-lambda (fill + commit time))), which lowers the ratio;"
 	echo "readers that wait for another's fill (coalesced) raise it."
 	echo "Stale value: the list version in the returned value is older than the one committed when the"

@@ -162,7 +162,7 @@ SELECT p.oid::regprocedure AS function, l.lanname AS lang, p.prosecdef AS secdef
 -- the caller's query in the caller's setting, querycache_apply_schema and
 -- querycache_watch_defaults find tables in the caller's search_path (a
 -- catalog lookup; their SQL runs in pinned functions), and querycache_get
--- and the trigger run no SQL.  Any other function lacking it fails here.
+-- and the two triggers run no SQL.  Any other function lacking it fails here.
 SELECT p.oid::regprocedure AS unpinned_function
   FROM pg_depend d
   JOIN pg_proc p ON p.oid OPERATOR(pg_catalog.=) d.objid
@@ -172,7 +172,8 @@ SELECT p.oid::regprocedure AS unpinned_function
    AND d.deptype = 'e'
    AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search\_path=pg\_catalog, pg\_temp')
    AND NOT (p.proname IN ('querycache_wrap', 'querycache_get', 'querycache_invalidate_trigger',
-                          'querycache_apply_schema', 'querycache_watch_defaults')
+                          'querycache_invalidate_keyed', 'querycache_apply_schema',
+                          'querycache_watch_defaults')
             AND p.prolang OPERATOR(pg_catalog.=) (SELECT oid FROM pg_language WHERE lanname = 'c'))
  ORDER BY p.oid::regprocedure::text;
 

@@ -254,6 +254,14 @@ INSERT INTO querycache_ttl VALUES ('^longer:', interval '101 years');
 SELECT querycache_set('orders:1', '"x"');
 UPDATE qc_upg_items SET name = 'uno' WHERE id = 1;
 SELECT querycache_get('orders:1') IS NULL AS invalidated;
+-- 1.0's rules have no key column; a keyed rule works after the update.
+SELECT count(*) FILTER (WHERE key_column IS NULL) AS unkeyed, count(*) AS rules FROM querycache_rules;
+INSERT INTO querycache_policies (pattern, depends) VALUES ('^byid:', 'rules');
+SELECT querycache_watch('qc_upg_items', '^byid:([0-9]+)$', 'id');
+SELECT querycache_wrap('byid:1', 'SELECT name FROM qc_upg_items WHERE id = 1');
+SELECT querycache_wrap('byid:2', 'SELECT name FROM qc_upg_items WHERE id = 2');
+UPDATE qc_upg_items SET name = 'eins' WHERE id = 1;
+SELECT key, valid FROM querycache_entries WHERE key LIKE 'byid:%' ORDER BY key COLLATE "C";
 -- unwatch removes both triggers; dropping a watched table drops its rules
 -- (the event trigger).
 SELECT querycache_unwatch('qc_upg_orders');

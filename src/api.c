@@ -401,8 +401,10 @@ querycache_set(PG_FUNCTION_ARGS)
 
 	if (!fenced)
 		fence = qc_fence_begin();
+	policy = qc_policy_for_key(k.key, k.keylen);
 	qc_gens_start(&gens);
-	qc_rules_add_deps(&gens, k.key, k.keylen);
+	/* keyed rules name one value of their table under depends = 'rules' */
+	qc_rules_add_deps(&gens, k.key, k.keylen, policy.rules_only);
 	if (qc_gens_touch_pending(&gens))
 		PG_RETURN_VOID();
 	if (!qc_fence_holds(&gens, fence, 0))
@@ -410,7 +412,6 @@ querycache_set(PG_FUNCTION_ARGS)
 		pg_atomic_fetch_add_u64(&qc_counters()->discarded, 1);
 		PG_RETURN_VOID();
 	}
-	policy = qc_policy_for_key(k.key, k.keylen);
 	qc_store_result(&k, 0, ttl, &policy, &gens, value);
 	PG_RETURN_VOID();
 }

@@ -599,7 +599,7 @@ qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 		own_writes = qc_gens_touch_pending(gens);
 		if (policy->rules_only)
 			qc_gens_start(gens);	/* TTL-bounded for what no rule covers */
-		qc_rules_add_deps(gens, key, keylen);
+		qc_rules_add_deps(gens, key, keylen, policy->rules_only);
 		if (reason != NULL)
 		{
 			*status = QC_FILL_UNCACHEABLE;

@@ -13,11 +13,18 @@
  *		  than QC_MAX_PENDING written relations;
  *		- the database's "any write" slot, bumped by every writing commit,
  *		  which entries with more than QC_MAX_DEPS dependencies depend on;
- *		- the cluster's epoch: roles, databases, tablespaces, 2PC.
+ *		- the cluster's epoch: roles, databases, tablespaces, 2PC;
+ *		- (database, table, hash of a key column's value) for a row written
+ *		  to a table with keyed rules (the keyed row trigger, trigger.c);
+ *		- (database, table), the table's "coarse" slot: writes to a keyed
+ *		  table that its row trigger does not see value by value (TRUNCATE,
+ *		  more than QC_MAX_KEYS distinct values in one transaction).
  * Two targets sharing a slot only cause extra invalidations, never stale
  * reads, so the footprint is fixed whatever the number of relations.
  * Every entry depends on both epochs, plus its relations' slots (or the
- * "any write" slot).
+ * "any write" slot); under depends = 'rules', a keyed rule's table is
+ * replaced by the slot of the value its key names plus the table's coarse
+ * slot (rules.c).
  *
  * Locking: none.  gen and stamp only grow, inflight goes up and down, and
  * every change is a pg_atomic read-modify-write, which is a full barrier.
@@ -119,6 +126,30 @@
  * redo pointer just before a checkpoint moved it has an xid below that
  * checkpoint's nextXid, which the standby's restart horizon covers.
  *
+ * Keyed rules.  A key slot and a coarse slot are ordinary slots: the
+ * keyed row trigger (trigger.c) adds them to the pending set, like the
+ * statement trigger adds its table, and it fires AFTER each row at the end
+ * of the writing statement, so before PRE_COMMIT; the owed set is raised,
+ * bumped, stamped and lowered as above, and the proof holds unchanged for
+ * an entry that depends on them, with "W wrote one of F's slots" read as
+ * "W wrote a row whose key column, before or after, is the value F's key
+ * names, or W owes the table's coarse slot".  What the proof then needs
+ * is that every committed write that can change such an entry's rows owes
+ * one of those two slots.  Writes through the executor fire the row
+ * trigger (ENABLE ALWAYS fires in replica mode and in logical replication
+ * apply workers too); past QC_MAX_KEYS values per table the trigger owes
+ * the coarse slot instead; TRUNCATE owes it from the utility hook and from
+ * the statement trigger.  A write with the trigger disabled or dropped
+ * follows ALTER TABLE or DROP TRIGGER, which owe the database's epoch, and
+ * a fill looks for the trigger in pg_trigger with a snapshot taken after
+ * its fence (rules.c): either that DDL is visible to it and the fill
+ * depends on the table's relation slot instead, or the DDL's epoch bump
+ * rejects or invalidates the entry, by the same argument with the DDL as
+ * W.  (The relcache is not enough: it may not have taken in a commit that
+ * finished before the fence.)  Which rows an entry shows is the user's
+ * word, as with any rule: the key's capture must be the column's text
+ * output for exactly the rows its query reads.
+ *
  * Policies (querycache_policies) step outside this argument only where a
  * user asked for it: an entry with depends = 'rules' keeps the epochs and
  * its rules' tables as dependencies, so other tables it read are as fresh
@@ -172,6 +203,8 @@ typedef struct QcGenShared
 #define QC_TARGET_DBEPOCH	1
 #define QC_TARGET_DBWRITES	2
 #define QC_TARGET_GLOBAL	3
+#define QC_TARGET_KEY		4	/* (database, table, key value hash) */
+#define QC_TARGET_COARSE	5	/* (database, table): unkeyed writes */
 
 /* Written relations remembered per transaction before falling back. */
 #define QC_MAX_PENDING		(QC_MAX_OWED - 3)
@@ -180,6 +213,7 @@ static QcGenShared *qc_gens = NULL;
 
 /* Pending invalidations of the current transaction (backend-local). */
 static uint32 pending_slots[QC_MAX_PENDING];
+static Oid	pending_keyrel[QC_MAX_PENDING]; /* table of a key slot, else 0 */
 static int	npending = 0;
 static bool pending_epoch = false;
 static bool pending_global = false;
@@ -249,6 +283,22 @@ qc_slot(Oid dbid, Oid objid, int kind)
 #define QC_SLOT_DBEPOCH()	qc_slot(MyDatabaseId, 0, QC_TARGET_DBEPOCH)
 #define QC_SLOT_DBWRITES()	qc_slot(MyDatabaseId, 0, QC_TARGET_DBWRITES)
 #define QC_SLOT_REL(relid)	qc_slot(MyDatabaseId, (relid), QC_TARGET_REL)
+
+/* The slot of a keyed table's value, or of its coarse slot. */
+static inline uint32
+qc_slot_keyed(Oid relid, int kind, uint32 keyhash)
+{
+	uint32		h;
+
+	h = hash_combine(murmurhash32((uint32) MyDatabaseId),
+					 murmurhash32((uint32) relid));
+	h = hash_combine(h, murmurhash32((uint32) kind));
+	h = hash_combine(h, keyhash);
+	return h % QC_GEN_SLOTS;
+}
+
+#define QC_SLOT_KEY(relid, keyhash)	qc_slot_keyed((relid), QC_TARGET_KEY, (keyhash))
+#define QC_SLOT_COARSE(relid)	qc_slot_keyed((relid), QC_TARGET_COARSE, 0)
 
 static inline uint64
 qc_slot_read(uint32 slot)
@@ -335,6 +385,34 @@ qc_gens_add_rel(QcGens *gens, Oid relid)
 			qc_gens_add_slot(gens, slot, qc_slot_read(slot));
 		}
 	}
+}
+
+/*
+ * Add a keyed rule's dependency: the slot of the value a key names in
+ * relid's key column, and relid's coarse slot (TRUNCATE, bulk writes).
+ */
+void
+qc_gens_add_key(QcGens *gens, Oid relid, uint32 keyhash)
+{
+	uint32		slot = QC_SLOT_KEY(relid, keyhash);
+
+	qc_gens_add_slot(gens, slot, qc_slot_read(slot));
+	slot = QC_SLOT_COARSE(relid);
+	qc_gens_add_slot(gens, slot, qc_slot_read(slot));
+}
+
+/*
+ * Hash of a key column's value as text (value NULL: the column is NULL),
+ * the same for the writer (trigger.c) and the filler (rules.c).
+ */
+uint32
+qc_keyvalue_hash(const char *column, const char *value, int len)
+{
+	uint32		h = hash_bytes((const unsigned char *) column, strlen(column));
+
+	if (value == NULL)
+		return hash_combine(h, 0x6e756c6c);	/* a fixed marker for NULL */
+	return hash_combine(h, hash_bytes((const unsigned char *) value, len) ^ 1);
 }
 
 /*
@@ -440,17 +518,34 @@ qc_pending_any(void)
 	return pending_writes;
 }
 
+static bool
+qc_pending_has(uint32 slot)
+{
+	for (int i = 0; i < npending; i++)
+		if (pending_slots[i] == slot)
+			return true;
+	return false;
+}
+
+static void
+qc_pending_add_tagged(uint32 slot, Oid keyrel)
+{
+	pending_writes = true;
+	if (qc_pending_has(slot))
+		return;
+	if (npending < QC_MAX_PENDING)
+	{
+		pending_keyrel[npending] = keyrel;
+		pending_slots[npending++] = slot;
+	}
+	else
+		pending_epoch = true;	/* too many: invalidate the whole database */
+}
+
 static void
 qc_pending_add_slot(uint32 slot)
 {
-	pending_writes = true;
-	for (int i = 0; i < npending; i++)
-		if (pending_slots[i] == slot)
-			return;
-	if (npending < QC_MAX_PENDING)
-		pending_slots[npending++] = slot;
-	else
-		pending_epoch = true;	/* too many: invalidate the whole database */
+	qc_pending_add_tagged(slot, InvalidOid);
 }
 
 static inline bool
@@ -482,6 +577,53 @@ qc_pending_add_rel(Oid relid)
 		foreach(lc, get_partition_ancestors(relid))
 			qc_pending_add_slot(QC_SLOT_REL(lfirst_oid(lc)));
 	}
+}
+
+/*
+ * Record a write to a keyed table's coarse slot: every entry of one of its
+ * keyed rules depends on it.  TRUNCATE, and writes the row trigger cannot
+ * name value by value.
+ */
+void
+qc_pending_add_coarse(Oid relid)
+{
+	if (!qc_recording())
+		return;
+	qc_pending_add_slot(QC_SLOT_COARSE(relid));
+}
+
+/*
+ * Record a row written to relid whose key column had the value of keyhash
+ * (qc_keyvalue_hash), for the keyed row trigger.  Past QC_MAX_KEYS distinct
+ * values of one table in this transaction, owe the table's coarse slot
+ * instead, which covers them all.  The caller skips temporary tables.
+ */
+void
+qc_pending_add_key(Oid relid, uint32 keyhash)
+{
+	uint32		slot;
+	int			nkeys = 0;
+
+	if (!qc_recording())
+		return;
+	if (qc_pending_has(QC_SLOT_COARSE(relid)))
+	{
+		pending_writes = true;
+		return;
+	}
+	slot = QC_SLOT_KEY(relid, keyhash);
+	if (qc_pending_has(slot))
+	{
+		pending_writes = true;
+		return;
+	}
+	for (int i = 0; i < npending; i++)
+		if (pending_keyrel[i] == relid)
+			nkeys++;
+	if (nkeys >= QC_MAX_KEYS)
+		qc_pending_add_slot(QC_SLOT_COARSE(relid));
+	else
+		qc_pending_add_tagged(slot, relid);
 }
 
 void

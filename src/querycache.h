@@ -48,8 +48,14 @@
 /* Number of generation counters relations are hashed onto. */
 #define QC_GEN_SLOTS		16384
 
-/* Slots a commit owes at most: 64 relations, the "any write" slot, two epochs. */
-#define QC_MAX_OWED			67
+/*
+ * Slots a commit owes at most: 128 relations, keyed values and coarse
+ * slots, the "any write" slot, two epochs.
+ */
+#define QC_MAX_OWED			131
+
+/* Distinct key values one transaction owes per table before its coarse slot. */
+#define QC_MAX_KEYS			32
 
 /* Entry memory is carved into blocks of this size (no fragmentation). */
 #define QC_BLOCK_SIZE		512
@@ -110,11 +116,15 @@ extern QcFence qc_fence_begin(void);
 extern void qc_gens_start(QcGens *gens);
 extern void qc_gens_add_rel(QcGens *gens, Oid relid);
 extern void qc_gens_add_rel_at(QcGens *gens, Oid relid, uint64 gen);
+extern void qc_gens_add_key(QcGens *gens, Oid relid, uint32 keyhash);
+extern uint32 qc_keyvalue_hash(const char *column, const char *value, int len);
 extern bool qc_fence_holds(QcGens *gens, QcFence fence, uint64 completion);
 extern bool qc_gens_current(const QcGens *gens);
 extern bool qc_gens_epochs_current(const QcGens *gens);
 extern bool qc_gens_touch_pending(const QcGens *gens);
 extern void qc_pending_add_rel(Oid relid);
+extern void qc_pending_add_coarse(Oid relid);
+extern void qc_pending_add_key(Oid relid, uint32 keyhash);
 extern void qc_pending_add_epoch(void);
 extern void qc_pending_add_global(void);
 extern void qc_pending_publish_early(void);
@@ -279,7 +289,8 @@ typedef struct QcPolicy
 
 extern void qc_extension_info(Oid *nsp, Oid *owner);
 extern int64 qc_interval_ttl(const Interval *iv);
-extern void qc_rules_add_deps(QcGens *gens, const char *key, int keylen);
+extern void qc_rules_add_deps(QcGens *gens, const char *key, int keylen,
+							  bool keyed);
 extern QcPolicy qc_policy_for_key(const char *key, int keylen);
 
 /* ---- fill (fill.c) ---- */

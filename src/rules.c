@@ -17,7 +17,18 @@
  * that generation (qc_gens_add_rel_at): the freshness argument of gen.c
  * then holds with the load as the snapshot.
  *
- * Backend-local state; no locks beyond the AccessShareLock of the scan.
+ * Keyed rules (a key_column in querycache_rules): under depends = 'rules'
+ * an entry whose key matches the rule's pattern depends on the slot of the
+ * value the pattern's first capture group names in that column, and on the
+ * table's coarse slot, instead of the whole table (gen.c), provided the
+ * table is a plain table whose keyed trigger (trigger.c) is there, enabled
+ * ALWAYS and covers the column, as pg_trigger says in a snapshot taken
+ * now, after the caller's fence.  Anything else (no capture group, a
+ * capture that did not take part in the match, another kind of relation,
+ * no such column, no trigger) depends on the whole table: when in doubt,
+ * depend on more.
+ *
+ * Backend-local state; no locks beyond the AccessShareLock of the scans.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,10 +40,15 @@
 #include "access/tableam.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/tuptable.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "parser/parse_func.h"
 #include "regex/regex.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -52,6 +68,7 @@ typedef struct QcPattern
 	int64		value;			/* relation OID, or TTL in microseconds (-1:
 								 * querycache.default_ttl) */
 	QcPolicy	policy;			/* querycache_policies only */
+	char	   *keycol;			/* querycache_rules: key column, or NULL */
 } QcPattern;
 
 /* A backend-local copy of a (pattern, value) config table. */
@@ -69,6 +86,7 @@ typedef struct QcPatterns
 static QcPatterns qc_rules = {.relname = "querycache_rules",.valcol = "table_name"};
 static QcPatterns qc_policies = {.relname = "querycache_policies",.valcol = "ttl"};
 static uint64 qc_config_epoch = 0;
+static Oid	qc_keyed_fn = InvalidOid;	/* querycache_invalidate_keyed() */
 
 /* The schema querycache is installed in and its owner, or InvalidOid. */
 void
@@ -159,6 +177,11 @@ qc_config_resolve(void)
 	/* 1.0 had no policies table, only querycache_ttl */
 	if (!OidIsValid(qc_policies.relid) && OidIsValid(nsp))
 		qc_policies.relid = get_relname_relid("querycache_ttl", nsp);
+	/* 1.0 had no keyed trigger: keyed rules then depend on whole tables */
+	qc_keyed_fn = OidIsValid(nsp) ?
+		LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
+								  makeString("querycache_invalidate_keyed")),
+					   0, NULL, true) : InvalidOid;
 	qc_rules.loaded_gen = qc_policies.loaded_gen = 0;
 	qc_config_epoch = epoch;
 }
@@ -218,6 +241,7 @@ qc_patterns_load(QcPatterns *pc)
 	AttrNumber	valatt;
 	AttrNumber	depatt = InvalidAttrNumber;
 	AttrNumber	swratt = InvalidAttrNumber;
+	AttrNumber	keyatt = InvalidAttrNumber;
 	int			cap = 16;
 
 	qc_config_resolve();
@@ -256,6 +280,8 @@ qc_patterns_load(QcPatterns *pc)
 		depatt = qc_config_column(rel, "depends", TEXTOID, false);
 		swratt = qc_config_column(rel, "stale_while_revalidate", INTERVALOID, false);
 	}
+	else						/* 1.0's querycache_rules has no key column */
+		keyatt = qc_config_column(rel, "key_column", NAMEOID, false);
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
 	slot = table_slot_create(rel, NULL);
@@ -276,6 +302,7 @@ qc_patterns_load(QcPatterns *pc)
 			pc->rows = repalloc(pc->rows, sizeof(QcPattern) * cap);
 		}
 		row = &pc->rows[pc->n++];
+		row->keycol = NULL;
 		/* a long pattern may be compressed or stored out of line */
 		ptext = DatumGetTextPP(pat);
 		row->pattern = (text *) MemoryContextAlloc(pc->cxt, VARSIZE_ANY(ptext));
@@ -307,7 +334,17 @@ qc_patterns_load(QcPatterns *pc)
 			}
 		}
 		else
+		{
 			row->value = (int64) DatumGetObjectId(val);
+			if (keyatt != InvalidAttrNumber)
+			{
+				bool		isnull;
+				Datum		d = slot_getattr(slot, keyatt, &isnull);
+
+				if (!isnull)
+					row->keycol = MemoryContextStrdup(pc->cxt, NameStr(*DatumGetName(d)));
+			}
+		}
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
@@ -327,20 +364,136 @@ qc_pattern_matches(text *pattern, const char *key, int keylen)
 }
 
 /*
+ * Is relid's keyed trigger there, enabled ALWAYS, and does it cover
+ * column?  Read from pg_trigger with a snapshot taken now, after the
+ * caller's fence: the relcache may predate a committed ALTER TABLE ...
+ * DISABLE TRIGGER (gen.c, "Keyed rules").  The trigger must fire AFTER
+ * each row of every INSERT, UPDATE and DELETE, without a WHEN condition
+ * or a column list.
+ */
+static bool
+qc_keyed_trigger_ok(Oid relid, const char *column)
+{
+	Relation	tgrel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Snapshot	snap;
+	bool		ok = false;
+
+	if (!OidIsValid(qc_keyed_fn))
+		return false;
+	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, snap, 1, &key);
+	while (!ok && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
+		bool		isnull;
+		Datum		d;
+		bytea	   *args;
+		const char *p;
+		const char *end;
+
+		if (tg->tgfoid != qc_keyed_fn || tg->tgenabled != TRIGGER_FIRES_ALWAYS ||
+			!TRIGGER_FOR_ROW(tg->tgtype) || !TRIGGER_FOR_AFTER(tg->tgtype) ||
+			!TRIGGER_FOR_INSERT(tg->tgtype) || !TRIGGER_FOR_UPDATE(tg->tgtype) ||
+			!TRIGGER_FOR_DELETE(tg->tgtype) || tg->tgattr.dim1 != 0 ||
+			!heap_attisnull(tup, Anum_pg_trigger_tgqual, RelationGetDescr(tgrel)))
+			continue;
+		d = heap_getattr(tup, Anum_pg_trigger_tgargs, RelationGetDescr(tgrel), &isnull);
+		if (isnull)
+			continue;
+		/* tgnargs strings, each ending with a NUL */
+		args = DatumGetByteaPP(d);
+		p = VARDATA_ANY(args);
+		end = p + VARSIZE_ANY_EXHDR(args);
+		for (int i = 0; i < tg->tgnargs && p < end && !ok; i++)
+		{
+			size_t		len = strnlen(p, end - p);
+
+			ok = len == strlen(column) && memcmp(p, column, len) == 0;
+			p += len + 1;
+		}
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(tgrel, AccessShareLock);
+	return ok;
+}
+
+/* What a keyed rule makes of a key (qc_rules_add_keyed). */
+typedef enum QcKeyedResult
+{
+	QC_KEYED_NO_MATCH,			/* the pattern does not match the key */
+	QC_KEYED_ADDED,				/* depends on the value's and coarse slots */
+	QC_KEYED_WHOLE_TABLE		/* matches, but cannot be keyed: fall back */
+} QcKeyedResult;
+
+/*
+ * A keyed rule and a key: if the pattern matches, add the slot of the
+ * value its first capture group names and the table's coarse slot, unless
+ * the rule cannot be keyed for this key.
+ */
+static QcKeyedResult
+qc_rules_add_keyed(QcGens *gens, const QcPattern *rule, const char *key, int keylen)
+{
+	Oid			relid = (Oid) rule->value;
+	regmatch_t	pmatch[2];
+	int			start;
+	int			len;
+
+	if (!RE_compile_and_execute(rule->pattern, (char *) key, keylen, REG_ADVANCED,
+								C_COLLATION_OID, 2, pmatch))
+		return QC_KEYED_NO_MATCH;
+	/* pmatch[1] is -1 without a capture group or if it took no part */
+	if (pmatch[1].rm_so < 0 || pmatch[1].rm_eo < pmatch[1].rm_so ||
+		get_rel_relkind(relid) != RELKIND_RELATION ||
+		get_attnum(relid, rule->keycol) <= 0 ||	/* none, or a system column */
+		!qc_keyed_trigger_ok(relid, rule->keycol))
+		return QC_KEYED_WHOLE_TABLE;
+	/* the offsets count characters: find their bytes */
+	start = pg_mbcharcliplen(key, keylen, pmatch[1].rm_so);
+	len = pg_mbcharcliplen(key + start, keylen - start,
+						   pmatch[1].rm_eo - pmatch[1].rm_so);
+	qc_gens_add_key(gens, relid, qc_keyvalue_hash(rule->keycol, key + start, len));
+	return QC_KEYED_ADDED;
+}
+
+/*
  * Entries whose key matches a rule depend on the rule's table, and every
  * entry depends on the rules table itself, so a new rule cannot miss
- * entries filled before it.
+ * entries filled before it.  With keyed (depends = 'rules'), a keyed rule
+ * names one value of its table instead (qc_rules_add_keyed).
  */
 void
-qc_rules_add_deps(QcGens *gens, const char *key, int keylen)
+qc_rules_add_deps(QcGens *gens, const char *key, int keylen, bool keyed)
 {
 	qc_patterns_load(&qc_rules);
 	if (!OidIsValid(qc_rules.relid))
 		return;
 	qc_gens_add_rel_at(gens, qc_rules.relid, qc_rules.loaded_gen);
 	for (int i = 0; i < qc_rules.n; i++)
-		if (qc_pattern_matches(qc_rules.rows[i].pattern, key, keylen))
-			qc_gens_add_rel(gens, (Oid) qc_rules.rows[i].value);
+	{
+		QcPattern  *rule = &qc_rules.rows[i];
+
+		if (keyed && rule->keycol != NULL)
+		{
+			switch (qc_rules_add_keyed(gens, rule, key, keylen))
+			{
+				case QC_KEYED_NO_MATCH:
+				case QC_KEYED_ADDED:
+					break;
+				case QC_KEYED_WHOLE_TABLE:
+					qc_gens_add_rel(gens, (Oid) rule->value);
+					break;
+			}
+		}
+		else if (qc_pattern_matches(rule->pattern, key, keylen))
+			qc_gens_add_rel(gens, (Oid) rule->value);
+	}
 }
 
 /*

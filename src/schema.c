@@ -25,6 +25,11 @@
  *   add and remove the rules of that table only.  The write runs as the
  *   extension's owner in a security-restricted operation, and touches no
  *   user object.
+ * - A keyed rule also needs the keyed row trigger on its table
+ *   (querycache_invalidate_keyed, one per table, the key columns of its
+ *   rules as arguments).  It is created as the table's owner, in a
+ *   security-restricted operation with a pinned search_path, like the
+ *   seed's migration.
  *
  * No shared memory; no locks beyond those of the statements run.
  *
@@ -38,6 +43,7 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "parser/parse_func.h"
 #include "utils/acl.h"
@@ -267,9 +273,88 @@ querycache_apply_schema(PG_FUNCTION_ARGS)
 }
 
 /*
- * querycache_rule_set(tbl regclass, pattern text, present bool): add the
- * rule (tbl, pattern), or remove it (all of tbl's with a NULL pattern).
- * For the table's owner; see the header for how the write runs.
+ * Make relid's keyed trigger match the key columns of its rules, as the
+ * table's owner: created (again, ENABLE ALWAYS) with the columns as
+ * arguments, or dropped when no keyed rule is left.  Only plain tables
+ * get one; other relations' keyed rules depend on the whole relation.
+ */
+static void
+qc_sync_keyed_trigger(Oid relid, const char *rules, const char *extnsp)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	StringInfoData args;
+	char	   *tbl;
+	HeapTuple	tup;
+	Oid			owner;
+	QcSavedUser save;
+	int			rc;
+	int			ncols;
+
+	/* allocated here, not in SPI's context, which SPI_finish frees */
+	initStringInfo(&args);
+	/* the rules table is readable by every role */
+	SPI_connect();
+	rc = SPI_execute_with_args(psprintf("SELECT DISTINCT key_column::pg_catalog.text FROM %s"
+										" WHERE table_name::pg_catalog.oid OPERATOR(pg_catalog.=) $1"
+										" AND key_column IS NOT NULL ORDER BY 1", rules),
+							   1, types, values, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read %s: %s", rules, SPI_result_code_string(rc));
+	ncols = (int) SPI_processed;
+	for (uint64 i = 0; i < SPI_processed; i++)
+		appendStringInfo(&args, "%s%s", i > 0 ? ", " : "",
+						 quote_literal_cstr(SPI_getvalue(SPI_tuptable->vals[i],
+														 SPI_tuptable->tupdesc, 1)));
+	SPI_finish();
+
+	if (ncols > 0 && get_rel_relkind(relid) != RELKIND_RELATION)
+	{
+		ereport(NOTICE,
+				(errmsg("querycache: %s is not a plain table, its keyed rules depend on all of it",
+						get_rel_name(relid))));
+		return;
+	}
+
+	tbl = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									 get_rel_name(relid));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	qc_become(owner, &save);
+	/* no NOTICE for a trigger that is not there yet */
+	(void) set_config_option("client_min_messages", "warning", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	SPI_connect();
+	rc = SPI_execute(psprintf("DROP TRIGGER IF EXISTS querycache_invalidate_keyed ON %s", tbl),
+					 false, 0);
+	if (rc >= 0 && ncols > 0)
+		rc = SPI_execute(psprintf("CREATE TRIGGER querycache_invalidate_keyed"
+								  " AFTER INSERT OR UPDATE OR DELETE ON %s"
+								  " FOR EACH ROW EXECUTE FUNCTION %s.querycache_invalidate_keyed(%s)",
+								  tbl, quote_identifier(extnsp), args.data),
+						 false, 0);
+	if (rc >= 0 && ncols > 0)
+		rc = SPI_execute(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER querycache_invalidate_keyed", tbl),
+						 false, 0);
+	if (rc < 0)
+		elog(ERROR, "could not install the keyed trigger on %s: %s", tbl,
+			 SPI_result_code_string(rc));
+	SPI_finish();
+	qc_unbecome(&save);
+}
+
+/*
+ * querycache_rule_set(tbl regclass, pattern text, present bool
+ *					   [, key_column name]): add the rule (tbl, pattern), or
+ * remove it (all of tbl's with a NULL pattern).  With a key column (the
+ * four-argument form), the rule is keyed on it (NULL: not keyed; an
+ * existing rule of the same pattern changes), and tbl's keyed trigger is
+ * made to match its rules.  For the table's owner; see the header for how
+ * the writes run.
  */
 Datum
 querycache_rule_set(PG_FUNCTION_ARGS)
@@ -277,12 +362,14 @@ querycache_rule_set(PG_FUNCTION_ARGS)
 	Oid			relid;
 	text	   *pattern = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
 	bool		present;
+	bool		keyed_form = PG_NARGS() > 3;
+	char	   *keycol = NULL;
 	Oid			nsp;
 	Oid			extowner;
 	QcSavedUser save;
 	char	   *rules;
-	Datum		values[2];
-	Oid			types[2] = {OIDOID, TEXTOID};
+	Datum		values[3];
+	Oid			types[3] = {OIDOID, TEXTOID, NAMEOID};
 	int			rc;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2))
@@ -291,6 +378,8 @@ querycache_rule_set(PG_FUNCTION_ARGS)
 				 errmsg("querycache_rule_set table and present must not be null")));
 	relid = PG_GETARG_OID(0);
 	present = PG_GETARG_BOOL(2);
+	if (keyed_form && !PG_ARGISNULL(3))
+		keycol = pstrdup(NameStr(*PG_GETARG_NAME(3)));
 	if (get_rel_name(relid) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -300,15 +389,32 @@ querycache_rule_set(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("querycache rule pattern must not be null")));
 	qc_require_owner(relid);
+	if (present && keycol != NULL)
+	{
+		AttrNumber	attnum = get_attnum(relid, keycol);
+
+		if (attnum == InvalidAttrNumber || attnum < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"%s\" does not exist",
+							keycol, get_rel_name(relid)),
+					 errhint("The key column of a keyed rule is the column of %s whose value the pattern's first capture group names.",
+							 get_rel_name(relid))));
+	}
 
 	qc_extension_info(&nsp, &extowner);
 	rules = quote_qualified_identifier(get_namespace_name(nsp), "querycache_rules");
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = pattern ? PointerGetDatum(pattern) : (Datum) 0;
+	values[2] = keycol ? DirectFunctionCall1(namein, CStringGetDatum(keycol)) : (Datum) 0;
 
 	qc_become(extowner, &save);
 	SPI_connect();
-	if (present)
+	if (present && keyed_form)
+		rc = SPI_execute_with_args(psprintf("INSERT INTO %s AS r (table_name, pattern, key_column) VALUES ($1, $2, $3)"
+											" ON CONFLICT (table_name, pattern) DO UPDATE SET key_column = EXCLUDED.key_column", rules),
+								   3, types, values, keycol ? NULL : "  n", false, 0);
+	else if (present)
 		rc = SPI_execute_with_args(psprintf("INSERT INTO %s (table_name, pattern) VALUES ($1, $2) ON CONFLICT DO NOTHING", rules),
 								   2, types, values, NULL, false, 0);
 	else if (pattern == NULL)
@@ -321,5 +427,8 @@ querycache_rule_set(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not update %s: %s", rules, SPI_result_code_string(rc));
 	SPI_finish();
 	qc_unbecome(&save);
+
+	if (keyed_form)
+		qc_sync_keyed_trigger(relid, rules, get_namespace_name(nsp));
 	PG_RETURN_VOID();
 }

@@ -30,13 +30,15 @@
  * through SPI) records its result relations as pending (gen.c).  The utility
  * hook records COPY FROM, TRUNCATE and REFRESH MATERIALIZED VIEW the same
  * way, before the statement runs (a trigger inside it may fill) and again
- * after (a multi-transaction command commits inside).  Other utility
- * statements that can change what a query returns or who may read it bump
- * the database's epoch, or the cluster's when they change shared objects
- * (roles, databases, tablespaces) or commit a prepared transaction.  What
- * only this session can see (temporary objects, DISCARD) moves this
- * session's temporary generation, which is in its keys, and nothing
- * shared; so do statements that change no result at all (a password).
+ * after (a multi-transaction command commits inside); TRUNCATE also owes
+ * each table's coarse slot, for the entries of its keyed rules (gen.c).
+ * Other utility statements that can change what a query returns or who may
+ * read it bump the database's epoch, or the cluster's when they change
+ * shared objects (roles, databases, tablespaces) or commit a prepared
+ * transaction.  What only this session can see (temporary objects,
+ * DISCARD) moves this session's temporary generation, which is in its
+ * keys, and nothing shared; so do statements that change no result at all
+ * (a password).
  *
  * All state here is backend-local; no locks.
  *
@@ -524,22 +526,29 @@ qc_utility_effect(Node *stmt)
 	}
 }
 
+/*
+ * Record a write to the relation rv names (and its children).  A TRUNCATE
+ * also owes each table's coarse slot: its rows go without a row trigger,
+ * and entries of its keyed rules depend on that slot (gen.c).
+ */
 static void
-qc_pending_add_rangevar(RangeVar *rv, bool with_children)
+qc_pending_add_rangevar(RangeVar *rv, bool with_children, bool truncate)
 {
 	Oid			relid = qc_rangevar_relid(rv);
+	List	   *rels;
+	ListCell   *lc;
 
 	if (!OidIsValid(relid))
 		return;
-	if (with_children)
+	rels = with_children ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
+	foreach(lc, rels)
 	{
-		ListCell   *lc;
+		Oid			rel = lfirst_oid(lc);
 
-		foreach(lc, find_all_inheritors(relid, NoLock, NULL))
-			qc_pending_add_rel(lfirst_oid(lc));
+		qc_pending_add_rel(rel);
+		if (truncate && get_rel_persistence(rel) != RELPERSISTENCE_TEMP)
+			qc_pending_add_coarse(rel);
 	}
-	else
-		qc_pending_add_rel(relid);
 }
 
 /* Record what a utility statement changes; see the header comment. */
@@ -561,9 +570,9 @@ qc_track_utility(Node *stmt, QcEffect effect)
 			break;
 		case QC_EFFECT_RELS:
 			if (IsA(stmt, CopyStmt))
-				qc_pending_add_rangevar(((CopyStmt *) stmt)->relation, false);
+				qc_pending_add_rangevar(((CopyStmt *) stmt)->relation, false, false);
 			else if (IsA(stmt, RefreshMatViewStmt))
-				qc_pending_add_rangevar(((RefreshMatViewStmt *) stmt)->relation, false);
+				qc_pending_add_rangevar(((RefreshMatViewStmt *) stmt)->relation, false, false);
 			else if (IsA(stmt, TruncateStmt))
 			{
 				ListCell   *lc;
@@ -572,7 +581,7 @@ qc_track_utility(Node *stmt, QcEffect effect)
 				{
 					RangeVar   *rv = lfirst_node(RangeVar, lc);
 
-					qc_pending_add_rangevar(rv, rv->inh);
+					qc_pending_add_rangevar(rv, rv->inh, true);
 				}
 			}
 			break;

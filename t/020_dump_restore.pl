@@ -125,6 +125,11 @@ is($node_a->safe_psql('app', $members_sql),
 $node_a->safe_psql('app',
 	q{INSERT INTO querycache_ttl (pattern, ttl) VALUES ('^custom:', '5 minutes')});
 $node_a->safe_psql('app', q{SELECT querycache_watch('contacts', '^custom:')});
+# a keyed rule, under a 'rules' policy: its key column and its row trigger
+$node_a->safe_psql('app',
+	q{INSERT INTO querycache_policies (pattern, depends) VALUES ('^ckeyed:', 'rules')});
+$node_a->safe_psql('app',
+	q{SELECT querycache_watch('contacts', '^ckeyed:([0-9]+)$', 'user_id')});
 my $rules_a = $node_a->safe_psql('app',
 	q{SELECT count(*) FROM querycache_rules});
 
@@ -191,6 +196,18 @@ WHERE table_name = 'contacts'::regclass AND pattern = '^custom:'}),
 	'user-added querycache_rules row restored, once');
 is($node_b->safe_psql('app', q{SELECT count(*) FROM querycache_rules}),
 	$rules_a, 'querycache_rules rows restored, none twice');
+is( $node_b->safe_psql(
+		'app', q{
+SELECT key_column FROM querycache_rules
+WHERE table_name = 'contacts'::regclass AND pattern = '^ckeyed:([0-9]+)$'}),
+	'user_id',
+	'keyed rule restored with its key column');
+is( $node_b->safe_psql(
+		'app', q{
+SELECT tgenabled::text || ' ' || pg_get_triggerdef(oid) FROM pg_trigger
+WHERE tgrelid = 'contacts'::regclass AND tgname = 'querycache_invalidate_keyed'}),
+	q{A CREATE TRIGGER querycache_invalidate_keyed AFTER INSERT OR DELETE OR UPDATE ON public.contacts FOR EACH ROW EXECUTE FUNCTION querycache_invalidate_keyed('user_id')},
+	'keyed trigger restored, enabled ALWAYS');
 
 is( $node_b->safe_psql(
 		'app', q{
@@ -236,6 +253,20 @@ my ($n1, $r1) = agents_count('agents:x');
 is($n1, $n0 + 1, "the INSERT into agents invalidated the entry ($r1)");
 my ($fresh) = agents_count('agents:fresh');
 is($n1, $fresh, 'and the result equals a fresh computation');
+
+# The keyed rule works on B: a contact of user 1 invalidates user 1's key,
+# not user 2's.
+$node_b->safe_psql('app', q{
+SELECT querycache_wrap('ckeyed:1', 'SELECT count(*) AS n FROM contacts WHERE user_id = 1');
+SELECT querycache_wrap('ckeyed:2', 'SELECT count(*) AS n FROM contacts WHERE user_id = 2');
+INSERT INTO contacts (id, user_id, name, phone) VALUES (3, 1, 'Erin', '+15550003');
+});
+is( $node_b->safe_psql(
+		'app', q{
+SELECT string_agg(key || '=' || valid, ',' ORDER BY key) FROM querycache_entries
+WHERE key LIKE 'ckeyed:%'}),
+	'ckeyed:1=false,ckeyed:2=true',
+	'keyed rule on the restored database: only user 1\'s key invalidated');
 
 $node_a->stop;
 $node_b->stop;
