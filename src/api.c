@@ -235,10 +235,10 @@ querycache_wrap(PG_FUNCTION_ARGS)
 			qc_output_offer(fcinfo, result, valtext, textlen);
 			PG_RETURN_JSONB_P(result);
 		}
-		if (status == QC_STALE_USABLE)
+		if (status == QC_STALE_USABLE || status == QC_STALE_YOUNG)
 		{
-			/* one backend refreshes; the others take the last value */
-			if (!qc_flight_try_lead(qc_flight_hash(&k, qh)))
+			/* one backend refreshes, when due; the others take the last value */
+			if (status == QC_STALE_YOUNG || !qc_flight_try_lead(qc_flight_hash(&k, qh)))
 			{
 				pg_atomic_fetch_add_u64(&c->stale_hits, 1);
 				ereport(DEBUG1, (errmsg_internal("querycache stale hit: %s", k.key)));
@@ -299,6 +299,9 @@ querycache_wrap(PG_FUNCTION_ARGS)
 			ereport(DEBUG1,
 					(errmsg_internal("querycache not storing %s: a dependency committed meanwhile",
 									 k.key)));
+			/* newer than the last value: keep it as the stale value */
+			if (gens.known_stale)
+				stored = qc_store_result(&k, qh, ttl, &policy, &gens, result);
 			break;
 		case QC_FILL_OWN_WRITES:
 			pg_atomic_fetch_add_u64(&c->fills, 1);

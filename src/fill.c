@@ -610,7 +610,12 @@ qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 		else if (own_writes || qc_gens_touch_pending(gens))
 			*status = QC_FILL_OWN_WRITES;
 		else if (standby_unsure || !qc_fence_holds(gens, fence, completion))
+		{
 			*status = QC_FILL_DISCARDED;
+			/* right as of its snapshot: may serve as a stale value */
+			if (!standby_unsure && policy->swr > 0)
+				(void) qc_fence_epochs_hold(gens, fence, completion);
+		}
 		else
 			*status = QC_FILL_STORABLE;
 	}

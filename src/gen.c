@@ -154,8 +154,10 @@
  * user asked for it: an entry with depends = 'rules' keeps the epochs and
  * its rules' tables as dependencies, so other tables it read are as fresh
  * as its TTL; stale_while_revalidate serves an invalidated value no older
- * than its window (store.c).  Neither ever crosses an epoch or reaches a
- * transaction that wrote a dependency.
+ * than its window (store.c).  A fill the fence rejected may be kept for
+ * that, marked known_stale so that it is never current, and only if the
+ * epochs passed the fence (qc_fence_epochs_hold).  Neither ever crosses an
+ * epoch or reaches a transaction that wrote a dependency.
  *
  * Own writes.  While a transaction has pending writes, lookups of entries
  * that depend on them are bypassed, and fills that read them are not
@@ -358,6 +360,8 @@ qc_gens_start(QcGens *gens)
 {
 	gens->ndeps = 0;
 	gens->overflow = false;
+	gens->known_stale = false;
+	gens->epochs_leased = false;
 	gens->completion = 0;
 	gens->deps[0].slot = QC_SLOT_GLOBAL();
 	gens->deps[0].gen = qc_slot_read(gens->deps[0].slot);
@@ -433,13 +437,14 @@ qc_gens_add_rel_at(QcGens *gens, Oid relid, uint64 gen)
  * while no transaction completes: gens->completion is set to the
  * snapshot's completion count (0, unknown, refuses).
  */
-bool
-qc_fence_holds(QcGens *gens, QcFence fence, uint64 completion)
+static bool
+qc_fence_holds_upto(QcGens *gens, QcFence fence, uint64 completion, int n)
 {
 	bool		leased = false;
 
 	pg_memory_barrier();
-	for (int i = 0; i < gens->ndeps; i++)
+	gens->epochs_leased = false;
+	for (int i = 0; i < n; i++)
 	{
 		QcSlot	   *s = &qc_gens->slots[gens->deps[i].slot];
 
@@ -448,6 +453,8 @@ qc_fence_holds(QcGens *gens, QcFence fence, uint64 completion)
 			if (completion == 0)
 				return false;
 			leased = true;
+			if (i < QC_NUM_EPOCHS)
+				gens->epochs_leased = true;
 		}
 		pg_memory_barrier();
 		if (pg_atomic_read_u32(&s->inflight) > 0)
@@ -457,6 +464,27 @@ qc_fence_holds(QcGens *gens, QcFence fence, uint64 completion)
 			return false;
 	}
 	gens->completion = leased ? completion : 0;
+	return true;
+}
+
+bool
+qc_fence_holds(QcGens *gens, QcFence fence, uint64 completion)
+{
+	return qc_fence_holds_upto(gens, fence, completion, gens->ndeps);
+}
+
+/*
+ * After qc_fence_holds failed: did the epochs hold, though?  Then the
+ * result is right as of its snapshot but for some relation, and may be
+ * kept as an already stale value for stale-while-revalidate (known_stale),
+ * which is never served across an epoch.
+ */
+bool
+qc_fence_epochs_hold(QcGens *gens, QcFence fence, uint64 completion)
+{
+	if (!qc_fence_holds_upto(gens, fence, completion, QC_NUM_EPOCHS))
+		return false;
+	gens->known_stale = true;
 	return true;
 }
 
@@ -479,20 +507,26 @@ qc_completion_count(void)
 bool
 qc_gens_current(const QcGens *gens)
 {
+	if (gens->known_stale)
+		return false;
 	for (int i = 0; i < gens->ndeps; i++)
 		if (gens->deps[i].gen != qc_slot_read(gens->deps[i].slot))
 			return false;
 	return gens->completion == 0 || gens->completion == qc_completion_count();
 }
 
-/* Did neither epoch move?  (Privileges, DDL, roles: never served stale.) */
+/*
+ * Did neither epoch move?  (Privileges, DDL, roles: never served stale.)
+ * On a standby, an epoch leased at the fill may have moved with any
+ * replayed transaction.
+ */
 bool
 qc_gens_epochs_current(const QcGens *gens)
 {
 	for (int i = 0; i < QC_NUM_EPOCHS; i++)
 		if (gens->deps[i].gen != qc_slot_read(gens->deps[i].slot))
 			return false;
-	return true;
+	return !gens->epochs_leased || gens->completion == qc_completion_count();
 }
 
 bool

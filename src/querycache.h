@@ -99,6 +99,8 @@ typedef struct QcGens
 {
 	int			ndeps;
 	bool		overflow;
+	bool		known_stale;	/* a dependency committed during the fill */
+	bool		epochs_leased;	/* standby: an epoch was leased at the fill */
 	uint64		completion;		/* standby lease: valid while this many
 								 * transactions have completed (0: always) */
 	QcDep		deps[QC_NUM_EPOCHS + QC_MAX_DEPS];
@@ -119,6 +121,7 @@ extern void qc_gens_add_rel_at(QcGens *gens, Oid relid, uint64 gen);
 extern void qc_gens_add_key(QcGens *gens, Oid relid, uint32 keyhash);
 extern uint32 qc_keyvalue_hash(const char *column, const char *value, int len);
 extern bool qc_fence_holds(QcGens *gens, QcFence fence, uint64 completion);
+extern bool qc_fence_epochs_hold(QcGens *gens, QcFence fence, uint64 completion);
 extern bool qc_gens_current(const QcGens *gens);
 extern bool qc_gens_epochs_current(const QcGens *gens);
 extern bool qc_gens_touch_pending(const QcGens *gens);
@@ -172,8 +175,11 @@ typedef enum QcLookupStatus
 	QC_STALE,					/* a dependency changed */
 	QC_OTHER_QUERY,				/* same key, other query or params */
 	QC_OWN_WRITES,				/* depends on what this transaction wrote */
-	QC_STALE_USABLE				/* expired or stale, value returned: within
-								 * its stale-while-revalidate window */
+	QC_STALE_USABLE,			/* expired or stale, value returned: within
+								 * its stale-while-revalidate window, due
+								 * for a refresh */
+	QC_STALE_YOUNG				/* stale, value returned: less than half
+								 * its window old, not refreshed yet */
 } QcLookupStatus;
 
 /* Why an entry left the cache; each reason has its counter. */

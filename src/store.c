@@ -326,10 +326,17 @@ qc_count_removal(QcRemoveReason reason)
 	}
 }
 
-/* Is this entry dead (expired or stale)?  Caller holds its partition. */
+static bool qc_entry_stale_usable(QcEntry *e, TimestampTz now);
+
+/*
+ * Is this entry dead (expired or stale, and not servable under
+ * stale-while-revalidate)?  Caller holds its partition.
+ */
 static bool
 qc_entry_dead(QcEntry *e, TimestampTz now, QcRemoveReason *reason)
 {
+	if (qc_entry_stale_usable(e, now))
+		return false;
 	if (e->expires_at <= now)
 	{
 		*reason = QC_RM_EXPIRED;
@@ -452,7 +459,7 @@ qc_entry_stale_usable(QcEntry *e, TimestampTz now)
 }
 
 /*
- * Look up an entry.  On a hit (or QC_STALE_USABLE), returns a palloc'd copy of the value and,
+ * Look up an entry.  On a hit (or QC_STALE_USABLE, QC_STALE_YOUNG), returns a palloc'd copy of the value and,
  * in *text and *textlen, its text form, which follows the value in the same
  * allocation and is NUL-terminated (NULL if the entry has none).
  */
@@ -491,9 +498,20 @@ qc_store_lookup(const QcKey *k, uint64 query_hash, bool match_query,
 		qc_entry_stale_usable(e, now) &&
 		(!match_query || e->query_hash == query_hash) &&
 		!qc_gens_touch_pending(&e->gens))
-		*status = QC_STALE_USABLE;
+	{
+		/*
+		 * An invalidated value is refreshed once it is half its window old,
+		 * not at every invalidation: under steady writes that would make
+		 * nearly every call a refresh.  Its age stays within the window.
+		 */
+		if (*status == QC_STALE && now < e->created_at + e->swr / 2)
+			*status = QC_STALE_YOUNG;
+		else
+			*status = QC_STALE_USABLE;
+	}
 
-	if (*status == QC_HIT || *status == QC_STALE_USABLE)
+	if (*status == QC_HIT || *status == QC_STALE_USABLE ||
+		*status == QC_STALE_YOUNG)
 	{
 		uint32		b = e->first_block;
 		uint32		left = e->nbytes + e->ntext;

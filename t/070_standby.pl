@@ -5,6 +5,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use QcStandby;
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
@@ -50,11 +53,14 @@ is($standby->safe_psql('postgres', 'SELECT hits, misses FROM querycache_stats'),
 	'querycache_stats on the standby counts its own hits');
 
 # A committed write, replayed, invalidates the standby's entry.
+my $lsn_t = $primary->lsn('insert');
 $primary->safe_psql('postgres', 'INSERT INTO t VALUES (2)');
 $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', $wrap), '[{"m": 2, "n": 2}]', 'write replayed: fresh on the standby');
 
-# A write to another table leaves it valid.
+# Once t's standby lease is over (replica.c), a write to another table
+# leaves it valid.
+ok(qc_wait_release($primary, $standby, $lsn_t), 't\'s lease is released');
 $primary->safe_psql('postgres', 'INSERT INTO other VALUES (1)');
 $primary->wait_for_catchup($standby);
 $standby->safe_psql('postgres', $wrap);

@@ -15,6 +15,7 @@ use Time::HiRes qw(usleep);
 use FindBin;
 use lib $FindBin::RealBin;
 use QcPgbench;
+use QcStandby;
 
 $SIG{PIPE} = 'IGNORE';
 
@@ -48,43 +49,16 @@ my $tq = 'SELECT count(*) AS n, max(v) AS m FROM t';
 my $twrap = "SELECT querycache_wrap('t:n', '$tq')";
 my $tvalid = "SELECT coalesce((SELECT valid FROM querycache_entries WHERE key = 't:n'), false)";
 
-# querycache's records in the primary's WAL from LSN on, by op code as
-# pg_waldump prints them without the module: 0 INVAL, 10 LEASE,
-# 20 RELEASE, 30 RESET.
+# querycache's records in the primary's WAL from LSN on, counted by op code
+# (QcStandby.pm).
 sub qc_records
 {
-	my ($from) = @_;
-	my $to = $primary->lsn('insert');
-	my $out = `pg_waldump -p ${\$primary->data_dir}/pg_wal --rmgr=custom163 -s $from -e $to 2>&1`;
 	my %n = ('0' => 0, '10' => 0, '20' => 0, '30' => 0);
-	$n{$1}++ while $out =~ /desc: UNKNOWN \((\d+)\)/g;
+	$n{$_}++ foreach qc_wal_ops($primary, $_[0]);
 	return \%n;
 }
 
-# Wait until the primary released every lease taken since LSN: its last
-# querycache record is a RELEASE and none follows for a second (a lease
-# goes a tick or two after its last writer); then for the standby.
-sub wait_release
-{
-	my ($from) = @_;
-	my ($prev, $quiet) = ('', 0);
-	for (my $i = 0; $i < 10 * $PostgreSQL::Test::Utils::timeout_default; $i++)
-	{
-		my $to = $primary->lsn('insert');
-		my $out = `pg_waldump -p ${\$primary->data_dir}/pg_wal --rmgr=custom163 -s $from -e $to 2>&1`;
-		my @ops = ($out =~ /desc: UNKNOWN \((\d+)\)/g);
-		my $sig = join(',', @ops);
-		$quiet = $sig eq $prev ? $quiet + 1 : 0;
-		$prev = $sig;
-		if (@ops && $ops[-1] eq '20' && $quiet >= 10)
-		{
-			$primary->wait_for_catchup($standby);
-			return 1;
-		}
-		usleep(100_000);
-	}
-	return 0;
-}
+sub wait_release { return qc_wait_release($primary, $standby, $_[0]); }
 
 # wrap on the standby until its entry is stored (it stores nothing until
 # sure it missed no record after its start, replica.c)
