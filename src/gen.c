@@ -94,8 +94,8 @@
  *	  snapshot taken after their generation was read, and entries depend
  *	  on that generation (rules.c): the same argument with the load as S.
  *
- * Standbys.  Redo of the record a writer logs at PRE_COMMIT plays the
- * writer's PRE_COMMIT half, and the resolution of its xid, once replay made
+ * Standbys, one record per commit (querycache.wal_lease = 0).  Redo of the
+ * record a writer logs at PRE_COMMIT plays the writer's PRE_COMMIT half, and the resolution of its xid, once replay made
  * it committed or aborted, plays its COMMIT half (replica.c): the same
  * order against the standby's visibility, so the argument above holds for
  * fills on a standby too.  What replay cannot tell (a restart mid-stream,
@@ -156,8 +156,10 @@
  * as its TTL; stale_while_revalidate serves an invalidated value no older
  * than its window (store.c).  A fill the fence rejected may be kept for
  * that, marked known_stale so that it is never current, and only if the
- * epochs passed the fence (qc_fence_epochs_hold).  Neither ever crosses an
- * epoch or reaches a transaction that wrote a dependency.
+ * epochs passed the fence (qc_fence_epochs_hold).  On a standby, an epoch
+ * leased at the fill counts as moved once any transaction completes
+ * (qc_gens_epochs_current).  Neither ever crosses an epoch or reaches a
+ * transaction that wrote a dependency.
  *
  * Own writes.  While a transaction has pending writes, lookups of entries
  * that depend on them are bypassed, and fills that read them are not
