@@ -95,10 +95,10 @@
  *	  on that generation (rules.c): the same argument with the load as S.
  *
  * Standbys, one record per commit (querycache.wal_lease = 0).  Redo of the
- * record a writer logs at PRE_COMMIT plays the writer's PRE_COMMIT half, and the resolution of its xid, once replay made
- * it committed or aborted, plays its COMMIT half (replica.c): the same
- * order against the standby's visibility, so the argument above holds for
- * fills on a standby too.  What replay cannot tell (a restart mid-stream,
+ * record a writer logs at PRE_COMMIT plays the writer's PRE_COMMIT half,
+ * and the resolution of its xid, once replay made it committed or aborted,
+ * plays its COMMIT half (replica.c): the same order against the standby's
+ * visibility, so the argument above holds for fills on a standby too.  What replay cannot tell (a restart mid-stream,
  * a full pending table) stops fills from being stored until it is over;
  * the end of recovery bumps the cluster epoch.
  *
