@@ -98,9 +98,10 @@
  * record a writer logs at PRE_COMMIT plays the writer's PRE_COMMIT half,
  * and the resolution of its xid, once replay made it committed or aborted,
  * plays its COMMIT half (replica.c): the same order against the standby's
- * visibility, so the argument above holds for fills on a standby too.  What replay cannot tell (a restart mid-stream,
- * a full pending table) stops fills from being stored until it is over;
- * the end of recovery bumps the cluster epoch.
+ * visibility, so the argument above holds for fills on a standby too.
+ * What replay cannot tell (a restart mid-stream, a full pending table)
+ * stops fills from being stored until it is over; the end of recovery
+ * bumps the cluster epoch.
  *
  * Leases (standbys).  By default a writer logs no record of its own: the
  * first writer of a slot announces a lease on it (replica.c), later ones
