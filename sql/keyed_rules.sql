@@ -189,6 +189,56 @@ SELECT querycache_watch('kr_contacts', '^kr:list:userId=([0-9]+)$', 'user_id');
 DROP TABLE kr_contacts;
 SELECT count(*) AS rules_of_dropped FROM querycache_rules WHERE pattern = '^kr:list:userId=([0-9]+)$';
 
+-- Reproductions of a hostile review (each stale before its fix):
+-- 1. a keyed rule on an inheritance parent: a write through the parent
+--    changes a child's row, whose own row trigger fires: whole table
+CREATE TABLE kr_par (id int, user_id int, v text);
+CREATE TABLE kr_chi () INHERITS (kr_par);
+INSERT INTO kr_par VALUES (1, 7, 'par-old');
+INSERT INTO kr_chi VALUES (2, 7, 'chi-old');
+SELECT querycache_watch('kr_par', '^kr:par:u=([0-9]+)$', 'user_id');
+SELECT querycache_wrap('kr:par:u=7', 'SELECT id, v FROM kr_par WHERE user_id = $1 ORDER BY id', NULL, 7);
+UPDATE kr_par SET v = 'chi-new' WHERE id = 2;
+SELECT querycache_wrap('kr:par:u=7', 'SELECT id, v FROM kr_par WHERE user_id = $1 ORDER BY id', NULL, 7) AS through_parent;
+DELETE FROM kr_par WHERE id = 2;
+SELECT querycache_wrap('kr:par:u=7', 'SELECT id, v FROM kr_par WHERE user_id = $1 ORDER BY id', NULL, 7) AS deleted_through_parent;
+SELECT querycache_unwatch('kr_par');
+DROP TABLE kr_par CASCADE;
+
+-- 2. a key column whose text depends on the writer's settings (a date
+--    under DateStyle) keys nothing: whole table, also for own writes; an
+--    integer key not written as the column prints (07) too
+CREATE TABLE kr_ev (id int, day date, v text);
+INSERT INTO kr_ev VALUES (1, '2026-11-29', 'old');
+SELECT querycache_watch('kr_ev', '^kr:ev:day=([0-9-]+)$', 'day');
+SELECT querycache_wrap('kr:ev:day=2026-11-29', 'SELECT id, v FROM kr_ev WHERE day = $1::date', NULL, '2026-11-29');
+SET DateStyle = 'SQL, DMY';
+UPDATE kr_ev SET v = 'new' WHERE id = 1;
+RESET DateStyle;
+SELECT querycache_wrap('kr:ev:day=2026-11-29', 'SELECT id, v FROM kr_ev WHERE day = $1::date', NULL, '2026-11-29') AS other_datestyle;
+BEGIN;
+SET LOCAL DateStyle = 'German';
+UPDATE kr_ev SET v = 'own' WHERE id = 1;
+RESET DateStyle;
+SELECT querycache_wrap('kr:ev:day=2026-11-29', 'SELECT id, v FROM kr_ev WHERE day = $1::date', NULL, '2026-11-29') AS own_write;
+ROLLBACK;
+SELECT querycache_unwatch('kr_ev');
+DROP TABLE kr_ev;
+CREATE TABLE kr_num (user_id int, v text);
+INSERT INTO kr_num VALUES (7, 'old');
+SELECT querycache_watch('kr_num', '^kr:num:u=([0-9]+)$', 'user_id');
+SELECT querycache_wrap('kr:num:u=07', 'SELECT v FROM kr_num WHERE user_id = $1', NULL, 7);
+UPDATE kr_num SET v = 'new';
+SELECT querycache_wrap('kr:num:u=07', 'SELECT v FROM kr_num WHERE user_id = $1', NULL, 7) AS leading_zero;
+
+-- 3. querycache_invalidate_table() invalidates keyed entries too
+SELECT querycache_wrap('kr:num:u=7', 'SELECT v FROM kr_num WHERE user_id = $1', NULL, 7);
+SELECT valid AS before_invalidate FROM querycache_entries WHERE key = 'kr:num:u=7';
+SELECT querycache_invalidate_table('kr_num');
+SELECT valid AS after_invalidate FROM querycache_entries WHERE key = 'kr:num:u=7';
+SELECT querycache_unwatch('kr_num');
+DROP TABLE kr_num;
+
 DROP FUNCTION kr_list(int), kr_valid(), kr_fill();
 RESET SESSION AUTHORIZATION;
 RESET search_path;

@@ -481,5 +481,6 @@ querycache_invalidate_table(PG_FUNCTION_ARGS)
 				 errhint("Invalidating requires INSERT, UPDATE, DELETE or TRUNCATE privilege on the table.")));
 	qc_gen_bump_rel_now(relid);
 	qc_pending_add_rel(relid);
+	qc_pending_add_coarse(relid);
 	PG_RETURN_VOID();
 }

@@ -600,6 +600,7 @@ qc_run_query(text *query, int nargs, Oid *argtypes, Datum *args,
 		if (policy->rules_only)
 			qc_gens_start(gens);	/* TTL-bounded for what no rule covers */
 		qc_rules_add_deps(gens, key, keylen, policy->rules_only);
+		gens->fence = fence;
 		if (reason != NULL)
 		{
 			*status = QC_FILL_UNCACHEABLE;

@@ -364,6 +364,7 @@ qc_gens_start(QcGens *gens)
 	gens->ndeps = 0;
 	gens->overflow = false;
 	gens->known_stale = false;
+	gens->fence = 0;
 	gens->epochs_leased = false;
 	gens->completion = 0;
 	gens->deps[0].slot = QC_SLOT_GLOBAL();
@@ -700,12 +701,16 @@ qc_slot_bump_now(uint32 slot)
 	qc_slot_stamp(slot, pg_atomic_add_fetch_u64(&qc_gens->finish, 1));
 }
 
-/* Bump a relation's slot at once, for querycache_invalidate_table(). */
+/*
+ * Bump a relation's slot at once, for querycache_invalidate_table(), and
+ * its coarse slot, which the entries of its keyed rules depend on.
+ */
 void
 qc_gen_bump_rel_now(Oid relid)
 {
 	qc_slot_bump_now(QC_SLOT_DBWRITES());
 	qc_slot_bump_now(QC_SLOT_REL(relid));
+	qc_slot_bump_now(QC_SLOT_COARSE(relid));
 }
 
 uint64

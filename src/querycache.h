@@ -95,19 +95,21 @@ typedef struct QcDep
  * the slots of the relations it read (or its database's "any write" slot,
  * with overflow set, when there were more than QC_MAX_DEPS).
  */
+/* The commit-finish sequence, read before a fill's snapshot (see gen.c). */
+typedef uint64 QcFence;
+
 typedef struct QcGens
 {
 	int			ndeps;
 	bool		overflow;
 	bool		known_stale;	/* a dependency committed during the fill */
+	QcFence		fence;			/* the fill's fence (0: none) */
 	bool		epochs_leased;	/* standby: an epoch was leased at the fill */
 	uint64		completion;		/* standby lease: valid while this many
 								 * transactions have completed (0: always) */
 	QcDep		deps[QC_NUM_EPOCHS + QC_MAX_DEPS];
 } QcGens;
 
-/* The commit-finish sequence, read before a fill's snapshot (see gen.c). */
-typedef uint64 QcFence;
 
 extern int	qc_debug_commit_lock;
 

@@ -42,6 +42,7 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -424,6 +425,87 @@ qc_keyed_trigger_ok(Oid relid, const char *column)
 	return ok;
 }
 
+/*
+ * Does relid have inheritance children, as pg_inherits says in a snapshot
+ * taken now?  A write through a parent changes rows of its children, whose
+ * row triggers fire, not the parent's: its keyed rules cannot be keyed.
+ */
+static bool
+qc_keyed_has_children(Oid relid)
+{
+	Relation	inh;
+	ScanKeyData key;
+	SysScanDesc scan;
+	Snapshot	snap;
+	bool		found;
+
+	inh = table_open(InheritsRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_inherits_inhparent, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(inh, InheritsParentIndexId, true, snap, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(inh, AccessShareLock);
+	return found;
+}
+
+/*
+ * Is the captured text of a key the one text the key column's value
+ * prints as, whatever the session's settings, and do equal values print
+ * the same?  Only for integers (canonical digits), text and varchar with a
+ * deterministic collation, and uuid (lowercase, hyphenated).  Any other
+ * type (dates print by DateStyle, numerics with their scale, ...) keys
+ * nothing: the trigger, run with the writer's settings, could name a value
+ * other than the key's.
+ */
+static bool
+qc_keyed_value_canonical(Oid relid, AttrNumber attnum, const char *v, int len)
+{
+	Oid			typid;
+	int32		typmod;
+	Oid			collid;
+
+	get_atttypetypmodcoll(relid, attnum, &typid, &typmod, &collid);
+	switch (getBaseType(typid))
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			{
+				int			i = (len > 0 && v[0] == '-') ? 1 : 0;
+
+				/* no sign but '-', no leading zero, not "-0", at most 19 digits */
+				if (len - i < 1 || len - i > 19 || (v[i] == '0' && (len - i > 1 || i == 1)))
+					return false;
+				for (; i < len; i++)
+					if (v[i] < '0' || v[i] > '9')
+						return false;
+				return true;
+			}
+		case TEXTOID:
+		case VARCHAROID:
+			return !OidIsValid(collid) || get_collation_isdeterministic(collid);
+		case UUIDOID:
+			if (len != 36)
+				return false;
+			for (int i = 0; i < len; i++)
+			{
+				if (i == 8 || i == 13 || i == 18 || i == 23)
+				{
+					if (v[i] != '-')
+						return false;
+				}
+				else if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f')))
+					return false;
+			}
+			return true;
+		default:
+			return false;
+	}
+}
+
 /* What a keyed rule makes of a key (qc_rules_add_keyed). */
 typedef enum QcKeyedResult
 {
@@ -442,6 +524,7 @@ qc_rules_add_keyed(QcGens *gens, const QcPattern *rule, const char *key, int key
 {
 	Oid			relid = (Oid) rule->value;
 	regmatch_t	pmatch[2];
+	AttrNumber	attnum;
 	int			start;
 	int			len;
 
@@ -451,13 +534,17 @@ qc_rules_add_keyed(QcGens *gens, const QcPattern *rule, const char *key, int key
 	/* pmatch[1] is -1 without a capture group or if it took no part */
 	if (pmatch[1].rm_so < 0 || pmatch[1].rm_eo < pmatch[1].rm_so ||
 		get_rel_relkind(relid) != RELKIND_RELATION ||
-		get_attnum(relid, rule->keycol) <= 0 ||	/* none, or a system column */
-		!qc_keyed_trigger_ok(relid, rule->keycol))
+		(attnum = get_attnum(relid, rule->keycol)) <= 0)	/* none, or a
+															 * system column */
 		return QC_KEYED_WHOLE_TABLE;
 	/* the offsets count characters: find their bytes */
 	start = pg_mbcharcliplen(key, keylen, pmatch[1].rm_so);
 	len = pg_mbcharcliplen(key + start, keylen - start,
 						   pmatch[1].rm_eo - pmatch[1].rm_so);
+	if (!qc_keyed_value_canonical(relid, attnum, key + start, len) ||
+		!qc_keyed_trigger_ok(relid, rule->keycol) ||
+		qc_keyed_has_children(relid))
+		return QC_KEYED_WHOLE_TABLE;
 	qc_gens_add_key(gens, relid, qc_keyvalue_hash(rule->keycol, key + start, len));
 	return QC_KEYED_ADDED;
 }

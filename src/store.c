@@ -602,6 +602,19 @@ qc_store_insert(const QcKey *k, uint64 query_hash, TimestampTz expires_at,
 
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	old = qc_find(k, hashcode);
+	/*
+	 * A value known stale (a refresh the fence rejected) only replaces an
+	 * older stale one: never a valid entry, nor one filled from a newer
+	 * snapshot, or the cache would go back in time.
+	 */
+	if (old != QC_INVALID && gens->known_stale &&
+		(qc_gens_current(&qc_entries[old].gens) ||
+		 qc_entries[old].gens.fence > gens->fence))
+	{
+		LWLockRelease(lock);
+		qc_release(idx);
+		return true;			/* what is there is better */
+	}
 	if (old != QC_INVALID)
 	{
 		qc_unlink(old);
