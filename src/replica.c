@@ -222,20 +222,34 @@ qc_replica_shmem_init(void)
 
 /* ---- primary: logging ---- */
 
+/*
+ * Register slots, as the uint16s every record carries, after the record's
+ * header (between XLogBeginInsert and XLogInsert).
+ */
+static void
+qc_wal_register_slots(const uint32 *slots, int nslots)
+{
+	uint16	   *s16;
+
+	if (nslots == 0)
+		return;
+	s16 = palloc(sizeof(uint16) * nslots);
+	for (int i = 0; i < nslots; i++)
+		s16[i] = (uint16) slots[i];
+	XLogRegisterData((char *) s16, sizeof(uint16) * nslots);
+}
+
 static void
 qc_wal_log(TransactionId xid, const uint32 *slots, int nslots)
 {
 	xl_qc_inval xlrec;
-	uint16		s16[QC_MAX_OWED];
 
 	Assert(nslots <= QC_MAX_OWED);
-	for (int i = 0; i < nslots; i++)
-		s16[i] = (uint16) slots[i];
 	xlrec.xid = xid;
 	xlrec.nslots = (uint16) nslots;
 	XLogBeginInsert();
 	XLogRegisterData((char *) &xlrec, SizeOfQcInval);
-	XLogRegisterData((char *) s16, sizeof(uint16) * nslots);
+	qc_wal_register_slots(slots, nslots);
 	(void) XLogInsert(QC_RMGR_ID, XLOG_QC_INVAL);
 }
 
@@ -243,16 +257,12 @@ static XLogRecPtr
 qc_wal_log_slots(uint8 info, const uint32 *slots, int nslots)
 {
 	xl_qc_slots xlrec;
-	uint16	   *s16 = palloc(sizeof(uint16) * Max(nslots, 1));
 
-	for (int i = 0; i < nslots; i++)
-		s16[i] = (uint16) slots[i];
-	xlrec.nslots = (uint16) Min(nslots, PG_UINT16_MAX);
 	Assert(nslots <= PG_UINT16_MAX);
+	xlrec.nslots = (uint16) nslots;
 	XLogBeginInsert();
 	XLogRegisterData((char *) &xlrec, SizeOfQcSlots);
-	if (nslots > 0)
-		XLogRegisterData((char *) s16, sizeof(uint16) * nslots);
+	qc_wal_register_slots(slots, nslots);
 	return XLogInsert(QC_RMGR_ID, info);
 }
 
@@ -562,15 +572,21 @@ qc_replica_fill_ok(Snapshot snap, uint64 ticket)
 
 /* ---- standby: redo ---- */
 
+/* A record's slots, each within range whatever the record says. */
+static void
+qc_slots_from_wal(const uint16 *wal, int n, uint32 *slots)
+{
+	for (int i = 0; i < n; i++)
+		slots[i] = wal[i] % QC_GEN_SLOTS;
+}
+
 static void
 qc_redo_inval(xl_qc_inval *xlrec)
 {
 	uint32		slots[QC_MAX_OWED] = {0};
-	int			n;
+	int			n = Min(xlrec->nslots, QC_MAX_OWED);
 
-	n = Min(xlrec->nslots, QC_MAX_OWED);
-	for (int i = 0; i < n; i++)
-		slots[i] = xlrec->slots[i] % QC_GEN_SLOTS;
+	qc_slots_from_wal(xlrec->slots, n, slots);
 
 	/* the writer's PRE_COMMIT: raise and bump, before the commit replays */
 	qc_slots_raise(slots, n);
@@ -618,8 +634,7 @@ qc_rmgr_redo(XLogReaderState *record)
 			elog(PANIC, "querycache redo: unknown op code %u", info);
 	}
 	slots = palloc(sizeof(uint32) * Max(xlrec->nslots, 1));
-	for (int i = 0; i < xlrec->nslots; i++)
-		slots[i] = xlrec->slots[i] % QC_GEN_SLOTS;
+	qc_slots_from_wal(xlrec->slots, xlrec->nslots, slots);
 	if (info == XLOG_QC_LEASE)
 		qc_slots_lease(slots, xlrec->nslots);
 	else

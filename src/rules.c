@@ -366,20 +366,19 @@ qc_pattern_matches(text *pattern, const char *key, int keylen)
 
 /*
  * Is relid's keyed trigger there, enabled ALWAYS, and does it cover
- * column?  Read from pg_trigger with a snapshot taken now, after the
- * caller's fence: the relcache may predate a committed ALTER TABLE ...
- * DISABLE TRIGGER (gen.c, "Keyed rules").  The trigger must fire AFTER
+ * column?  Read from pg_trigger in snap, taken after the caller's fence:
+ * the relcache may predate a committed ALTER TABLE ... DISABLE TRIGGER
+ * (gen.c, "Keyed rules").  The trigger must fire AFTER
  * each row of every INSERT, UPDATE and DELETE, without a WHEN condition
  * or a column list.
  */
 static bool
-qc_keyed_trigger_ok(Oid relid, const char *column)
+qc_keyed_trigger_ok(Oid relid, const char *column, Snapshot snap)
 {
 	Relation	tgrel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
-	Snapshot	snap;
 	bool		ok = false;
 
 	if (!OidIsValid(qc_keyed_fn))
@@ -387,7 +386,6 @@ qc_keyed_trigger_ok(Oid relid, const char *column)
 	tgrel = table_open(TriggerRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(relid));
-	snap = RegisterSnapshot(GetLatestSnapshot());
 	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, snap, 1, &key);
 	while (!ok && HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
@@ -420,33 +418,29 @@ qc_keyed_trigger_ok(Oid relid, const char *column)
 		}
 	}
 	systable_endscan(scan);
-	UnregisterSnapshot(snap);
 	table_close(tgrel, AccessShareLock);
 	return ok;
 }
 
 /*
- * Does relid have inheritance children, as pg_inherits says in a snapshot
- * taken now?  A write through a parent changes rows of its children, whose
+ * Does relid have inheritance children, as pg_inherits says in snap (taken
+ * after the caller's fence, as for qc_keyed_trigger_ok)?  A write through a parent changes rows of its children, whose
  * row triggers fire, not the parent's: its keyed rules cannot be keyed.
  */
 static bool
-qc_keyed_has_children(Oid relid)
+qc_keyed_has_children(Oid relid, Snapshot snap)
 {
 	Relation	inh;
 	ScanKeyData key;
 	SysScanDesc scan;
-	Snapshot	snap;
 	bool		found;
 
 	inh = table_open(InheritsRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_inherits_inhparent, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(relid));
-	snap = RegisterSnapshot(GetLatestSnapshot());
 	scan = systable_beginscan(inh, InheritsParentIndexId, true, snap, 1, &key);
 	found = HeapTupleIsValid(systable_getnext(scan));
 	systable_endscan(scan);
-	UnregisterSnapshot(snap);
 	table_close(inh, AccessShareLock);
 	return found;
 }
@@ -525,6 +519,8 @@ qc_rules_add_keyed(QcGens *gens, const QcPattern *rule, const char *key, int key
 	Oid			relid = (Oid) rule->value;
 	regmatch_t	pmatch[2];
 	AttrNumber	attnum;
+	Snapshot	snap;
+	bool		keyable;
 	int			start;
 	int			len;
 
@@ -541,9 +537,14 @@ qc_rules_add_keyed(QcGens *gens, const QcPattern *rule, const char *key, int key
 	start = pg_mbcharcliplen(key, keylen, pmatch[1].rm_so);
 	len = pg_mbcharcliplen(key + start, keylen - start,
 						   pmatch[1].rm_eo - pmatch[1].rm_so);
-	if (!qc_keyed_value_canonical(relid, attnum, key + start, len) ||
-		!qc_keyed_trigger_ok(relid, rule->keycol) ||
-		qc_keyed_has_children(relid))
+	if (!qc_keyed_value_canonical(relid, attnum, key + start, len))
+		return QC_KEYED_WHOLE_TABLE;
+	/* the catalogs as of now, after the caller's fence (see above) */
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	keyable = qc_keyed_trigger_ok(relid, rule->keycol, snap) &&
+		!qc_keyed_has_children(relid, snap);
+	UnregisterSnapshot(snap);
+	if (!keyable)
 		return QC_KEYED_WHOLE_TABLE;
 	qc_gens_add_key(gens, relid, qc_keyvalue_hash(rule->keycol, key + start, len));
 	return QC_KEYED_ADDED;
