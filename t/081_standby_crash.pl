@@ -14,6 +14,7 @@ use Time::HiRes qw(usleep);
 use FindBin;
 use lib $FindBin::RealBin;
 use QcPgbench;
+use QcStandby;
 
 # psql sessions of a crashed server are gone: writing to them must not kill us
 $SIG{PIPE} = 'IGNORE';
@@ -50,23 +51,7 @@ my $tq = 'SELECT count(*) AS n, max(v) AS m FROM t';
 my $twrap = "SELECT querycache_wrap('t:n', '$tq')";
 my $tvalid = "SELECT coalesce((SELECT valid FROM querycache_entries WHERE key = 't:n'), false)";
 
-# wrap KEY, QUERY on the standby, then whether KEY is stored and valid;
-# retried until it is (or the timeout): the standby stores nothing until it
-# is sure it missed no record (replica.c).
-sub stored_on_standby
-{
-	my ($key, $query) = @_;
-	my $wrap = "SELECT querycache_wrap('$key', '$query')";
-	my $valid = "SELECT coalesce((SELECT valid FROM querycache_entries WHERE key = '$key'), false)";
-
-	for (my $i = 0; $i < 10 * $PostgreSQL::Test::Utils::timeout_default; $i++)
-	{
-		$standby->safe_psql('postgres', $wrap);
-		return 1 if $standby->safe_psql('postgres', $valid) eq 't';
-		usleep(100_000);
-	}
-	return 0;
-}
+sub stored_on_standby { return qc_stored_on_standby($standby, @_); }
 
 # Whether the wrap of KEY on the standby returns what the query returns
 # directly, as jsonb.
@@ -77,14 +62,6 @@ sub standby_fresh
 	return $standby->safe_psql('postgres',
 		"SELECT querycache_wrap('$key', '$query') = "
 		  . "(SELECT coalesce(jsonb_agg(to_jsonb(x)), '[]') FROM ($query) x)");
-}
-
-sub waiting_on_debug_lock
-{
-	my ($node) = @_;
-
-	return $node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted");
 }
 
 $primary->safe_psql('postgres', 'INSERT INTO other VALUES (0)');
@@ -105,7 +82,7 @@ $writer->query_until(qr/started/, q{
 SET querycache.debug_commit_lock = 4242;
 INSERT INTO t VALUES (10);
 });
-ok(waiting_on_debug_lock($primary), 'a writer waits between its PRE_COMMIT record and its commit record');
+ok(qc_waiting_on_debug_lock($primary), 'a writer waits between its PRE_COMMIT record and its commit record');
 $primary->safe_psql('postgres', 'INSERT INTO other VALUES (10)');
 $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', $tvalid), 'f', 'its replayed PRE_COMMIT record invalidates');
@@ -136,7 +113,7 @@ $writer->query_until(qr/started/, q{
 SET querycache.debug_commit_lock = 4242;
 INSERT INTO t VALUES (2);
 });
-ok(waiting_on_debug_lock($primary), 'the writer waits between its PRE_COMMIT record and its commit record');
+ok(qc_waiting_on_debug_lock($primary), 'the writer waits between its PRE_COMMIT record and its commit record');
 my $lost_xid = $primary->safe_psql('postgres',
 	"SELECT backend_xid FROM pg_stat_activity WHERE query LIKE 'INSERT INTO t VALUES (2)%'");
 note("writer's xid: $lost_xid");
@@ -190,7 +167,7 @@ $writer->query_until(qr/started/, q{
 SET querycache.debug_commit_lock = 4242;
 INSERT INTO t VALUES (4);
 });
-ok(waiting_on_debug_lock($primary), 'a writer waits after its PRE_COMMIT record');
+ok(qc_waiting_on_debug_lock($primary), 'a writer waits after its PRE_COMMIT record');
 # a checkpoint after the record, then a restartpoint there and a restart:
 # the standby's redo starts after the writer's record
 $primary->safe_psql('postgres', 'CHECKPOINT');

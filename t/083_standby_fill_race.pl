@@ -18,6 +18,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use QcStandby;
 use IPC::Run;
 use Time::HiRes qw(usleep);
 
@@ -58,8 +61,7 @@ $writer->query_until(qr/started/, q{
 SET querycache.debug_commit_lock = 4242;
 INSERT INTO t VALUES (2);
 });
-ok($primary->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted"),
+ok(qc_waiting_on_debug_lock($primary),
 	'X waits after its PRE_COMMIT record');
 $primary->safe_psql('postgres', 'CHECKPOINT');
 $primary->wait_for_catchup($standby);

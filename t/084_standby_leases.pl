@@ -60,18 +60,7 @@ sub qc_records
 
 sub wait_release { return qc_wait_release($primary, $standby, $_[0]); }
 
-# wrap on the standby until its entry is stored (it stores nothing until
-# sure it missed no record after its start, replica.c)
-sub stored_on_standby
-{
-	for (my $i = 0; $i < 10 * $PostgreSQL::Test::Utils::timeout_default; $i++)
-	{
-		$standby->safe_psql('postgres', $twrap);
-		return 1 if $standby->safe_psql('postgres', $tvalid) eq 't';
-		usleep(100_000);
-	}
-	return 0;
-}
+sub stored_on_standby { return qc_stored_on_standby($standby, 't:n', $tq); }
 
 ##########################################################################
 # 1. 200 commits in a row: one lease, not 200 records; with
@@ -119,8 +108,7 @@ $writer->query_until(qr/started/, q{
 SET querycache.debug_commit_lock = 4242;
 INSERT INTO t VALUES (10);
 });
-ok($primary->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted"),
+ok(qc_waiting_on_debug_lock($primary),
 	'a writer waits after its lease record, before its commit record');
 $primary->safe_psql('postgres', 'INSERT INTO other VALUES (10)');
 $primary->wait_for_catchup($standby);
@@ -157,8 +145,7 @@ $writer->query_until(qr/started/, q{
 SET querycache.debug_commit_lock = 4242;
 INSERT INTO t VALUES (2);
 });
-ok($primary->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted"),
+ok(qc_waiting_on_debug_lock($primary),
 	'a writer holds a lease, before its commit record');
 $primary->safe_psql('postgres', 'INSERT INTO other VALUES (13)');
 $primary->wait_for_catchup($standby);

@@ -7,7 +7,7 @@ use Exporter 'import';
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(qc_wal_ops qc_wait_release);
+our @EXPORT = qw(qc_wal_ops qc_wait_release qc_stored_on_standby qc_waiting_on_debug_lock);
 
 # qc_wal_ops($primary, $from): the op codes of querycache's records in the
 # primary's WAL from LSN $from on, in order, as pg_waldump prints them
@@ -45,6 +45,36 @@ sub qc_wait_release
 		usleep(100_000);
 	}
 	return 0;
+}
+
+# qc_stored_on_standby($standby, $key, $query): wrap KEY, QUERY on the
+# standby, then whether KEY is stored and valid; retried until it is (or
+# the timeout): the standby stores nothing until it is sure it missed no
+# record (replica.c).
+sub qc_stored_on_standby
+{
+	my ($standby, $key, $query) = @_;
+	my $wrap = "SELECT querycache_wrap('$key', '$query')";
+	my $valid = "SELECT coalesce((SELECT valid FROM querycache_entries WHERE key = '$key'), false)";
+
+	for (my $i = 0; $i < 10 * $PostgreSQL::Test::Utils::timeout_default; $i++)
+	{
+		$standby->safe_psql('postgres', $wrap);
+		return 1 if $standby->safe_psql('postgres', $valid) eq 't';
+		usleep(100_000);
+	}
+	return 0;
+}
+
+# qc_waiting_on_debug_lock($node): wait until a writer on NODE waits on
+# advisory lock 4242 (querycache.debug_commit_lock = 4242, between its
+# PRE_COMMIT bumps and record and its commit).
+sub qc_waiting_on_debug_lock
+{
+	my ($node) = @_;
+
+	return $node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted");
 }
 
 1;
